@@ -1,0 +1,5 @@
+"""``python -m socstack`` runs the CLI."""
+
+from socstack.cli import main
+
+main()

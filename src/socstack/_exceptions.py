@@ -1,0 +1,85 @@
+"""The one exception hierarchy of socstack.
+
+Every error the core raises on purpose is a :class:`SocError`; third-party errors are
+translated at the boundary (``raise ... from exc``) so that each service maps one tree to
+its protocol: HTTP problem details in the API, HAPI status codes in the HAPI server, exit
+codes and one clear line in the CLI.
+
+::
+
+    SocError
+    ├── ConfigError            settings or a mission file are invalid (file, field, reason)
+    ├── NotFoundError          a named thing (file, mission, product, job) does not exist
+    ├── FileRejected           a file cannot enter the archive; it goes to quarantine
+    │   ├── FileNameError      the name matches no product pattern (or more than one)
+    │   ├── FormatError        the content does not open with the product's reader
+    │   └── ConflictError      the name is archived already with different content
+    ├── StorageError           the archive or quarantine store failed (often transient)
+    └── CatalogError           the catalog database failed (often transient)
+"""
+
+from __future__ import annotations
+
+
+class SocError(Exception):
+    """Root of every error socstack raises on purpose."""
+
+    #: Exit code of the CLI when this error ends a command.
+    exit_code: int = 1
+
+
+class ConfigError(SocError):
+    """Settings or a mission configuration are invalid.
+
+    The message names the file, the field and what is wrong, so the operator can fix
+    the configuration without reading code.
+    """
+
+    exit_code = 78  # EX_CONFIG
+
+    def __init__(self, message: str, *, source: str | None = None, field: str | None = None):
+        self.source = source
+        self.field = field
+        prefix = ""
+        if source:
+            prefix += f"{source}: "
+        if field:
+            prefix += f"{field}: "
+        super().__init__(prefix + message)
+
+
+class NotFoundError(SocError):
+    """A named thing (file, mission, product, job) does not exist."""
+
+
+class FileRejected(SocError):  # noqa: N818 - a rejection is an outcome, not a crash
+    """A file cannot enter the archive; its reason is recorded in quarantine."""
+
+    #: Short machine-readable reason class, stored with the quarantined file.
+    kind: str = "rejected"
+
+
+class FileNameError(FileRejected):
+    """A file name matches no product pattern, or matches more than one."""
+
+    kind = "name"
+
+
+class FormatError(FileRejected):
+    """A file's content does not open with its product's reader."""
+
+    kind = "format"
+
+
+class ConflictError(FileRejected):
+    """A file of the same name but different content is archived already."""
+
+    kind = "conflict"
+
+
+class StorageError(SocError):
+    """The archive or quarantine store failed to read or write."""
+
+
+class CatalogError(SocError):
+    """The catalog database failed."""

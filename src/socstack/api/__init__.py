@@ -1,0 +1,1 @@
+"""The data-center REST API (FastAPI)."""

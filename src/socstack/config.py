@@ -1,0 +1,133 @@
+"""Settings of every socstack process, read from ``SOC_*`` environment variables.
+
+This is the only module that reads the environment. Defaults make the embedded mode
+work with nothing installed: everything lives under ``SOC_DATA_DIR`` (SQLite catalog, a
+local archive folder, an SQLite-backed Celery transport). The cluster mode differs only
+by URLs (``SOC_DATABASE_URL=postgresql://...``, ``SOC_ARCHIVE_URL=s3://...``,
+``SOC_BROKER_URL=redis://...``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from socstack._exceptions import ConfigError
+
+__all__ = ["Settings", "bundled_missions_dir", "get_settings"]
+
+
+def bundled_missions_dir() -> Path:
+    """Where the missions shipped with socstack live.
+
+    A wheel carries them inside the package (``socstack/_bundled_missions``); a source
+    checkout (editable install) has them at the top of the repository.
+    """
+    package_dir = Path(__file__).resolve().parent
+    in_wheel = package_dir / "_bundled_missions"
+    if in_wheel.is_dir():
+        return in_wheel
+    return package_dir.parent.parent / "missions"
+
+
+def _as_url(path: Path) -> str:
+    return path.resolve().as_uri()
+
+
+class Settings(BaseSettings):
+    """Settings of a socstack process.
+
+    Every field maps to ``SOC_<FIELD>``; unset URLs are derived from ``data_dir`` after
+    validation, so the resolved values are always concrete.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SOC_", extra="ignore", validate_default=True)
+
+    data_dir: Path = Field(Path("soc-data"), description="Root of everything kept locally.")
+    database_url: str = Field("", description="SQLAlchemy URL of the catalog.")
+    archive_url: str = Field("", description="fsspec URL of the archive root.")
+    quarantine_url: str = Field("", description="fsspec URL where rejected files are kept.")
+    broker_url: str = Field("", description="Celery broker URL.")
+    missions: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Mission folders (or folders of mission folders), separated by ':' or ','.",
+    )
+    incoming_dir: Path | None = Field(None, description="The drop box the watcher scans.")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    public_url: str = Field("", description="Base URL clients see (default http://host:port).")
+
+    log_level: str = "INFO"
+    log_format: Literal["auto", "text", "json"] = "auto"
+
+    archive_fsync: bool = Field(True, description="fsync archived files before they count.")
+    watch_interval: float = Field(0.5, gt=0, description="Seconds between drop-box scans.")
+    watch_settle: float = Field(
+        1.0, ge=0, description="Seconds a file's size and mtime must stay unchanged."
+    )
+    upload_max_bytes: int = Field(16 * 2**30, gt=0, description="Largest upload accepted.")
+
+    demo_start: dt.date = Field(dt.date(2025, 1, 1), description="First day `up` simulates.")
+    demo_days: int = Field(3, ge=0, description="Days of telemetry `up` simulates if empty.")
+
+    @field_validator("missions", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = value.replace(",", os.pathsep).split(os.pathsep)
+            return [Path(p.strip()) for p in parts if p.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'catalog.sqlite'}"
+        if not self.archive_url:
+            self.archive_url = _as_url(self.data_dir / "archive")
+        if not self.quarantine_url:
+            self.quarantine_url = _as_url(self.data_dir / "quarantine")
+        if not self.broker_url:
+            self.broker_url = f"sqla+sqlite:///{self.data_dir / 'broker.sqlite'}"
+        if not self.missions:
+            self.missions = [bundled_missions_dir() / "demo"]
+        self.missions = [p.expanduser().resolve() for p in self.missions]
+        if self.incoming_dir is None:
+            self.incoming_dir = self.data_dir / "incoming"
+        self.incoming_dir = self.incoming_dir.expanduser().resolve()
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        self.public_url = self.public_url.rstrip("/")
+        return self
+
+    @property
+    def incoming(self) -> Path:
+        """The drop-box folder (always set after validation)."""
+        assert self.incoming_dir is not None  # noqa: S101 - set by the validator
+        return self.incoming_dir
+
+    @property
+    def spool_dir(self) -> Path:
+        """Local scratch space for uploads in flight (never shared between hosts)."""
+        return self.data_dir / "spool"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Build the process's settings once, on first use, from the environment.
+
+    Tests change the environment and call ``get_settings.cache_clear()``.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "SOC_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(first["msg"], source="environment", field=field) from exc

@@ -1,0 +1,6 @@
+"""Science file formats: CCSDS telemetry (space_packet_parser), CDF (cdflib), CSV, PNG."""
+
+from socstack.formats.base import Inspection, Reader
+from socstack.formats.registry import get
+
+__all__ = ["Inspection", "Reader", "get"]

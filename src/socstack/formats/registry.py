@@ -1,0 +1,35 @@
+"""Format name (as written in the mission YAML) to its reader."""
+
+from __future__ import annotations
+
+from socstack.formats.base import Reader
+
+__all__ = ["get", "names"]
+
+_readers: dict[str, Reader] = {}
+
+
+def _load() -> dict[str, Reader]:
+    if not _readers:
+        from socstack.formats.ccsds import CcsdsReader
+        from socstack.formats.cdf import CdfReader
+        from socstack.formats.csv import CsvReader
+        from socstack.formats.png import PngReader
+
+        for reader in (CcsdsReader(), CdfReader(), CsvReader(), PngReader()):
+            _readers[reader.name] = reader
+    return _readers
+
+
+def get(name: str) -> Reader:
+    """The reader of format ``name``; ``ValueError`` names the known formats otherwise."""
+    readers = _load()
+    try:
+        return readers[name]
+    except KeyError:
+        raise ValueError(f"format: unknown format {name!r}; known: {', '.join(names())}") from None
+
+
+def names() -> list[str]:
+    """The known format names."""
+    return sorted(_load())

@@ -1,0 +1,60 @@
+"""The objects a socstack process works with, built once from its settings.
+
+Entry points (CLI commands, the API app, workers) build a :class:`Runtime` and pass it
+down; nothing below reads settings or opens engines on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from socstack.archive.store import Store
+from socstack.catalog.db import Catalog
+from socstack.config import Settings
+from socstack.mission.loader import MissionRegistry, load_missions
+
+if TYPE_CHECKING:
+    from socstack.ingest.service import Ingestor
+
+__all__ = ["Runtime"]
+
+
+@dataclass
+class Runtime:
+    """Settings plus the catalog, the stores and the missions they name."""
+
+    settings: Settings
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The catalog database."""
+        return Catalog(self.settings.database_url)
+
+    @cached_property
+    def archive(self) -> Store:
+        """The archive store."""
+        return Store(self.settings.archive_url, fsync=self.settings.archive_fsync)
+
+    @cached_property
+    def quarantine(self) -> Store:
+        """Where rejected files are kept."""
+        return Store(self.settings.quarantine_url, fsync=self.settings.archive_fsync)
+
+    @cached_property
+    def missions(self) -> MissionRegistry:
+        """Every configured mission."""
+        return load_missions(self.settings.missions)
+
+    @cached_property
+    def ingestor(self) -> Ingestor:
+        """The ingest path every door uses."""
+        from socstack.ingest.service import Ingestor
+
+        return Ingestor(self.catalog, self.archive, self.quarantine, self.missions)
+
+    def close(self) -> None:
+        """Release database connections."""
+        if "catalog" in self.__dict__:
+            self.catalog.dispose()

@@ -1,0 +1,121 @@
+"""``socstack up``: the whole data center in one process tree, embedded defaults.
+
+It migrates the catalog, loads the missions, seeds the drop box with simulated
+telemetry when the archive is empty, starts the drop-box watcher and serves every web
+service on one port. Ctrl-C (or SIGTERM) stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import func, select
+
+from socstack.catalog.migrate import upgrade
+from socstack.catalog.models import File
+from socstack.ingest.watcher import DropBox
+from socstack.mission.code import load_callable
+from socstack.runtime import Runtime
+from socstack.web import create_web_app
+
+__all__ = ["seed_demo", "serve", "up"]
+
+logger = logging.getLogger(__name__)
+
+
+def seed_demo(runtime: Runtime, folder: Path, say: Callable[[str], None]) -> list[Path]:
+    """Simulate ``SOC_DEMO_DAYS`` days of every mission that has a simulator."""
+    settings = runtime.settings
+    written: list[Path] = []
+    for mission in runtime.missions:
+        if not mission.simulator or settings.demo_days == 0:
+            continue
+        simulate = load_callable(mission, mission.simulator, field="simulator")
+        say(
+            f"simulating {settings.demo_days} days of {mission.name} telemetry from "
+            f"{settings.demo_start.isoformat()} into the drop box"
+        )
+        written += simulate(settings.demo_start, settings.demo_days, folder, mission=mission)
+    return written
+
+
+def _archive_is_empty(runtime: Runtime) -> bool:
+    with runtime.catalog.session() as session:
+        return not session.scalar(select(func.count()).select_from(File))
+
+
+def serve(app: object, host: str, port: int, on_started: Callable[[int], None]) -> None:
+    """Run uvicorn in this thread until a signal stops it; report the bound port."""
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+
+    def announce() -> None:
+        while not server.started and not server.should_exit:
+            threading.Event().wait(0.05)
+        if server.started:
+            sockets = [s for srv in server.servers for s in srv.sockets]
+            on_started(sockets[0].getsockname()[1] if sockets else port)
+
+    threading.Thread(target=announce, name="announce", daemon=True).start()
+    server.run()
+
+
+def up(
+    runtime: Runtime,
+    *,
+    host: str,
+    port: int,
+    demo: bool = True,
+    watch: bool = True,
+    say: Callable[[str], None] = print,
+) -> None:
+    """Run the embedded data center until interrupted."""
+    settings = runtime.settings
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    incoming = settings.incoming
+    incoming.mkdir(parents=True, exist_ok=True)
+    say(f"data in {settings.data_dir}")
+    upgrade(runtime.catalog)
+    missions = list(runtime.missions)
+    say(f"missions: {', '.join(m.name for m in missions)}")
+    runtime.archive.sweep_temporary()
+
+    dropbox = DropBox(
+        runtime.ingestor, incoming, settle=settings.watch_settle, interval=settings.watch_interval
+    )
+    if demo and _archive_is_empty(runtime) and not any(incoming.iterdir()):
+        seeded = seed_demo(runtime, incoming, say)
+        if seeded and not watch:
+            # Our own simulator wrote these whole (write, then rename): no need to settle.
+            DropBox(runtime.ingestor, incoming, settle=0).scan()
+
+    stop = threading.Event()
+    watcher: threading.Thread | None = None
+    if watch:
+        watcher = threading.Thread(target=dropbox.run, args=(stop,), name="dropbox", daemon=True)
+        watcher.start()
+
+    def started(bound: int) -> None:
+        base = f"http://{host}:{bound}"
+        say(f"socstack is up: {base}/api/files  (API docs {base}/api/docs)")
+        say(f"drop box: {incoming}   stop with Ctrl-C")
+
+    try:
+        serve(create_web_app(runtime), host, port, started)
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join(timeout=30)
+        runtime.close()
+        say("socstack stopped")

@@ -1,0 +1,156 @@
+"""Shared fixtures: isolated settings, catalogs on SQLite and the real PostgreSQL, demo files.
+
+Integration tests talk to the real servers of this machine (PostgreSQL on 127.0.0.1:5432,
+database ``test``, trust auth). When a server is missing they skip, except under
+``CI=true``, where they fail: CI must never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from socstack.catalog.db import Catalog
+from socstack.catalog.migrate import upgrade
+from socstack.config import Settings, bundled_missions_dir, get_settings
+from socstack.mission import MissionRegistry, load_missions
+from socstack.runtime import Runtime
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_MISSION = bundled_missions_dir() / "demo"
+POSTGRES_URL = os.environ.get("SOC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(what: str) -> None:
+    """Skip for lack of a service, or fail under CI=true."""
+    if IN_CI:
+        pytest.fail(f"{what} is unavailable, and CI must not skip", pytrace=False)
+    pytest.skip(f"{what} is unavailable")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the developer's SOC_* variables or another test's settings."""
+    for key in list(os.environ):
+        if key.startswith("SOC_") and key != "SOC_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("SOC_DATA_DIR", str(tmp_path / "soc-data"))
+    monkeypatch.setenv("SOC_LOG_FORMAT", "text")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+
+
+def _admin_url() -> str:
+    url = make_url(POSTGRES_URL)
+    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A private, migrated database on the real server for this test session."""
+    name = f"socstack_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any failure means no PostgreSQL here
+        unavailable(f"PostgreSQL at {POSTGRES_URL} ({type(exc).__name__}: {exc})")
+    url = make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
+    catalog = Catalog(url)
+    upgrade(catalog)
+    catalog.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+_TABLES = "provenance, files, quarantine, jobs, events"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty catalog on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+        catalog = Catalog(url)
+        upgrade(catalog)
+        catalog.dispose()
+        return url
+    url = request.getfixturevalue("postgres_database")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+# -- settings and runtime ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings for an isolated data center on the parametrised catalog backend."""
+    monkeypatch.setenv("SOC_DATABASE_URL", database_url)
+    monkeypatch.setenv("SOC_WATCH_SETTLE", "0.3")
+    monkeypatch.setenv("SOC_WATCH_INTERVAL", "0.05")
+    get_settings.cache_clear()
+    return get_settings()
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    """A runtime on ``settings``; closed after the test."""
+    rt = Runtime(settings)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture(scope="session")
+def demo_missions() -> MissionRegistry:
+    """The bundled demo mission."""
+    return load_missions([DEMO_MISSION])
+
+
+@pytest.fixture(scope="session")
+def demo_files(tmp_path_factory: pytest.TempPathFactory, demo_missions: MissionRegistry) -> Path:
+    """Two days of simulated telemetry and calibrations (generated once per session)."""
+    from socstack.mission.code import load_callable
+
+    out = tmp_path_factory.mktemp("demo-files")
+    mission = demo_missions.mission("demo")
+    simulate = load_callable(mission, mission.simulator or "", field="simulator")
+    simulate(dt.date(2025, 1, 1), 2, out, mission=mission)
+    return out
+
+
+@pytest.fixture
+def demo_copy(demo_files: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo files, which a test may move or damage."""
+    target = tmp_path / "delivery"
+    shutil.copytree(demo_files, target)
+    return target
+
+
+def archive_listing(runtime: Runtime) -> dict[str, int]:
+    """Every archived key with its size, hidden temporaries included: to compare states."""
+    root = runtime.archive.local_path("")
+    assert root is not None
+    if not root.exists():
+        return {}
+    return {
+        str(p.relative_to(root)): p.stat().st_size for p in sorted(root.rglob("*")) if p.is_file()
+    }
