@@ -66,7 +66,7 @@ def postgres_database() -> Iterator[str]:
         admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - any failure means no PostgreSQL here
+    except Exception as exc:
         unavailable(f"PostgreSQL at {POSTGRES_URL} ({type(exc).__name__}: {exc})")
     url = make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
     catalog = Catalog(url)

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -201,8 +202,16 @@ def _summary(counts: Counter[str]) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=min(4, os.cpu_count() or 1),
+    show_default=True,
+    help="Files ingested at once (waits on disk and database overlap).",
+)
 @click.pass_context
-def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, jobs: int) -> None:
     """Ingest files or folders of files into the archive.
 
     Every file is archived, found unchanged (already archived with the same content),
@@ -221,10 +230,13 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
     rejected = []
     show_bar = not as_json and sys.stderr.isatty()
     columns = (TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=not show_bar, transient=True) as progress:
+    with (
+        Progress(*columns, disable=not show_bar, transient=True) as progress,
+        ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ingest") as pool,
+    ):
         task = progress.add_task("ingest", total=len(files))
-        for path in files:
-            result = ingestor.ingest(path, source=FileSource.CLI)
+        outcomes = pool.map(lambda p: ingestor.ingest(p, source=FileSource.CLI), files)
+        for result in outcomes:
             counts[result.outcome.value] += 1
             if as_json:
                 click.echo(json.dumps(result.as_dict()))

@@ -58,8 +58,9 @@ def setup_logging(settings: Settings, stream: TextIO | None = None) -> None:
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    for old in [h for h in root.handlers if getattr(h, "_socstack", False)]:
+        root.removeHandler(old)  # ours from an earlier call; other handlers stay
+    handler._socstack = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     # Access logs of every request drown the pipeline's own messages.

@@ -8,6 +8,7 @@ service on one port. Ctrl-C (or SIGTERM) stops it cleanly.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -68,7 +69,19 @@ def serve(app: object, host: str, port: int, on_started: Callable[[int], None]) 
             on_started(sockets[0].getsockname()[1] if sockets else port)
 
     threading.Thread(target=announce, name="announce", daemon=True).start()
-    server.run()
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal into the
+    # handlers that were in place before it started. Ours make that a clean exit (status 0)
+    # instead of a KeyboardInterrupt or a death by SIGTERM.
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {}
+    if in_main:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: None)
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def up(

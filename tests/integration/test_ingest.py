@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from socstack._exceptions import CatalogError
-from socstack.catalog.models import Event, File, FileSource, FileStatus, QuarantinedFile
 from socstack.catalog.migrate import upgrade
+from socstack.catalog.models import Event, File, FileSource, FileStatus, QuarantinedFile
 from socstack.ingest import Outcome
 from socstack.runtime import Runtime
 from tests.conftest import archive_listing
@@ -40,10 +40,17 @@ def test_good_files_are_archived_with_their_metadata(runtime: Runtime, demo_copy
     assert set(catalog) == {p.name for p in files}
     mag = catalog[MAG1]
     assert (mag.mission, mag.product, mag.instrument, mag.level, mag.descriptor) == (
-        "demo", "mag_l0", "mag", "l0", "raw",
+        "demo",
+        "mag_l0",
+        "mag",
+        "l0",
+        "raw",
     )
     assert (mag.partition, mag.version, mag.status, mag.source) == (
-        "2025-01-01", "1.0.0", FileStatus.ARCHIVED, FileSource.CLI,
+        "2025-01-01",
+        "1.0.0",
+        FileStatus.ARCHIVED,
+        FileSource.CLI,
     )
     assert mag.start.isoformat() == "2025-01-01T00:00:00+00:00"
     assert mag.stop is not None and mag.stop.date().isoformat() == "2025-01-01"
@@ -93,7 +100,7 @@ def _truncated(good: Path, bad: Path) -> None:
     bad.write_bytes(good.read_bytes()[:-100])
 
 
-def _empty(good: Path, bad: Path) -> None:  # noqa: ARG001
+def _empty(good: Path, bad: Path) -> None:
     bad.write_bytes(b"")
 
 
@@ -105,23 +112,43 @@ def _other_day(good: Path, bad: Path) -> None:
     bad.write_bytes((good.parent / MAG2).read_bytes())
 
 
-def _garbage(good: Path, bad: Path) -> None:  # noqa: ARG001
+def _garbage(good: Path, bad: Path) -> None:
     bad.write_bytes(os.urandom(5000))
 
 
 BAD_FILES: list[tuple[str, str, Callable[[Path, Path], None], str, str]] = [
-    ("wrong name", "demo_mag_l0_raw_2025-01-01_v1.pkts", lambda g, b: b.write_bytes(g.read_bytes()), "name", "matches no product"),
-    ("unknown product", "notes.txt", lambda g, b: b.write_text("hello"), "name", "matches no product"),
+    (
+        "wrong name",
+        "demo_mag_l0_raw_2025-01-01_v1.pkts",
+        lambda g, b: b.write_bytes(g.read_bytes()),
+        "name",
+        "matches no product",
+    ),
+    (
+        "unknown product",
+        "notes.txt",
+        lambda g, b: b.write_text("hello"),
+        "name",
+        "matches no product",
+    ),
     ("truncated packets", MAG1, _truncated, "format", "truncated: packet"),
     ("empty file", MAG1, _empty, "format", "empty file"),
     ("other instrument's content", MAG1, _other_instrument, "format", "APID 1120"),
     ("another day's content", MAG1, _other_day, "format", "outside the day 2025-01-01"),
     ("random bytes", MAG1, _garbage, "format", "truncated|version|APID"),
-    ("bad calibration", CAL, lambda g, b: b.write_text("channel,offset,gain\nx,1,oops\n"), "format", "not a number"),
+    (
+        "bad calibration",
+        CAL,
+        lambda g, b: b.write_text("channel,offset,gain\nx,1,oops\n"),
+        "format",
+        "not a number",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "name", "damage", "kind", "reason"), BAD_FILES, ids=[c[0] for c in BAD_FILES])
+@pytest.mark.parametrize(
+    ("case", "name", "damage", "kind", "reason"), BAD_FILES, ids=[c[0] for c in BAD_FILES]
+)
 def test_bad_files_end_in_quarantine_and_the_archive_is_unchanged(
     runtime: Runtime,
     demo_copy: Path,
@@ -145,7 +172,12 @@ def test_bad_files_end_in_quarantine_and_the_archive_is_unchanged(
     assert archive_listing(runtime) == before, "the archive must not change"
     assert len(rows(runtime)) == rows_before
     (entry,) = rows(runtime, QuarantinedFile)
-    assert (entry.name, entry.kind, entry.reason, entry.source) == (name, kind, result.reason, FileSource.DROPBOX)
+    assert (entry.name, entry.kind, entry.reason, entry.source) == (
+        name,
+        kind,
+        result.reason,
+        FileSource.DROPBOX,
+    )
     with runtime.quarantine.open(entry.uri) as handle:
         assert handle.read() == bad.read_bytes(), "the refused file is kept whole"
     assert rows(runtime, Event)[-1].kind == "file.quarantined"
@@ -155,7 +187,9 @@ def test_bad_files_end_in_quarantine_and_the_archive_is_unchanged(
     assert len(rows(runtime, QuarantinedFile)) == 1
 
 
-def test_a_newer_version_supersedes_the_older(runtime: Runtime, demo_copy: Path, tmp_path: Path) -> None:
+def test_a_newer_version_supersedes_the_older(
+    runtime: Runtime, demo_copy: Path, tmp_path: Path
+) -> None:
     delivery = tmp_path / "redelivery"
     delivery.mkdir()
     content = (demo_copy / MAG1).read_bytes()
@@ -191,7 +225,9 @@ def test_a_catalog_failure_leaves_the_archive_unchanged(runtime: Runtime, demo_c
     assert archive_listing(runtime) == before, "no file, not even a temporary one"
     with runtime.catalog.session() as session:
         assert session.scalar(select(func.count()).select_from(File).where(File.name == MAG1)) == 0
-    assert runtime.ingestor.ingest(demo_copy / MAG1, source=FileSource.CLI).outcome == Outcome.ARCHIVED
+    assert (
+        runtime.ingestor.ingest(demo_copy / MAG1, source=FileSource.CLI).outcome == Outcome.ARCHIVED
+    )
 
 
 @pytest.mark.slow

@@ -33,7 +33,9 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert settings.public_url == "http://127.0.0.1:9000"
 
 
-def test_settings_are_built_once_until_the_cache_is_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_are_built_once_until_the_cache_is_cleared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     first = get_settings()
     monkeypatch.setenv("SOC_PORT", "9100")
     assert get_settings() is first
@@ -43,9 +45,16 @@ def test_settings_are_built_once_until_the_cache_is_cleared(monkeypatch: pytest.
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("SOC_PORT", "70000"), ("SOC_PORT", "http"), ("SOC_WATCH_SETTLE", "-1"), ("SOC_LOG_FORMAT", "xml")],
+    [
+        ("SOC_PORT", "70000"),
+        ("SOC_PORT", "http"),
+        ("SOC_WATCH_SETTLE", "-1"),
+        ("SOC_LOG_FORMAT", "xml"),
+    ],
 )
-def test_bad_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+def test_bad_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError, match=variable):
         get_settings()

@@ -14,14 +14,12 @@ pytest.importorskip("space_packet_parser")
 
 
 @pytest.fixture(scope="module")
-def sim(demo_missions: MissionRegistry):  # noqa: ANN201
+def sim(demo_missions: MissionRegistry):
     mission = demo_missions.mission("demo")
     load_callable(mission, mission.simulator or "", field="simulator")
-    import demo_mission.simulate.calibration as calibration
     import demo_mission.simulate.spacecraft as generate
-    import demo_mission.simulate.packets as packets
-    import demo_mission.simulate.solar_wind as solar_wind
     from demo_mission import frames
+    from demo_mission.simulate import calibration, packets, solar_wind
 
     class Sim:
         pass
@@ -38,7 +36,7 @@ def sim(demo_missions: MissionRegistry):  # noqa: ANN201
     return out
 
 
-def test_same_seed_same_bytes(sim, tmp_path: Path) -> None:  # noqa: ANN001
+def test_same_seed_same_bytes(sim, tmp_path: Path) -> None:
     day = dt.date(2025, 2, 3)
     one = sim.generate.generate(day, 1, tmp_path / "one", mission=sim.mission)
     two = sim.generate.generate(day, 1, tmp_path / "two", mission=sim.mission)
@@ -49,7 +47,7 @@ def test_same_seed_same_bytes(sim, tmp_path: Path) -> None:  # noqa: ANN001
     assert not list((tmp_path / "one").glob(".*")), "no temporary files may remain"
 
 
-def test_files_are_one_per_instrument_per_day_plus_calibrations(sim, tmp_path: Path) -> None:  # noqa: ANN001
+def test_files_are_one_per_instrument_per_day_plus_calibrations(sim, tmp_path: Path) -> None:
     written = sim.generate.generate(dt.date(2025, 1, 6), 3, tmp_path, mission=sim.mission)
     names = sorted(p.name for p in written)
     assert names == sorted(
@@ -63,7 +61,9 @@ def test_files_are_one_per_instrument_per_day_plus_calibrations(sim, tmp_path: P
     )
 
 
-def test_mag_telemetry_decodes_to_the_true_field(sim, demo_files: Path, demo_missions: MissionRegistry) -> None:  # noqa: ANN001
+def test_mag_telemetry_decodes_to_the_true_field(
+    sim, demo_files: Path, demo_missions: MissionRegistry
+) -> None:
     name = "demo_mag_l0_raw_20250101_v1.0.0.pkts"
     decoded = get("ccsds").read(demo_files / name, demo_missions.parse_name(name)[0])
     counts = decoded["VECTORS"].values.copy().view(">i2").reshape(-1, 60, 3)
@@ -72,14 +72,16 @@ def test_mag_telemetry_decodes_to_the_true_field(sim, demo_files: Path, demo_mis
     cal = sim.calibration.mag_calibration(2025, dt.date(2025, 1, 1))
     sensor = (measured - cal.offsets) / cal.gains
     field = sim.frames.to_gse(sensor, sim.frames.MAG_TO_GSE)
-    start = (decoded["SHCOARSE"].values + decoded["SHFINE"].values / 65536.0)
+    start = decoded["SHCOARSE"].values + decoded["SHFINE"].values / 65536.0
     times = (start[:, None] + np.arange(60)).ravel()
     truth = sim.solar_wind.SolarWindModel(2025).state(times).field
     assert np.abs(field - truth).max() < 0.02  # quantisation of range 0 or 1
     assert 1.0 < np.median(np.linalg.norm(truth, axis=1)) < 20.0
 
 
-def test_plasma_telemetry_decodes_to_the_true_moments(sim, demo_files: Path, demo_missions: MissionRegistry) -> None:  # noqa: ANN001
+def test_plasma_telemetry_decodes_to_the_true_moments(
+    sim, demo_files: Path, demo_missions: MissionRegistry
+) -> None:
     name = "demo_pls_l0_raw_20250101_v1.0.0.pkts"
     decoded = get("ccsds").read(demo_files / name, demo_missions.parse_name(name)[0])
     cal = sim.calibration.pls_calibration(2025, dt.date(2025, 1, 1))
@@ -99,7 +101,7 @@ def test_plasma_telemetry_decodes_to_the_true_moments(sim, demo_files: Path, dem
     assert 300.0 < peak < 3000.0, "the solar-wind proton peak sits near 1 keV"
 
 
-def test_the_solar_wind_is_plausible_and_has_events(sim) -> None:  # noqa: ANN001
+def test_the_solar_wind_is_plausible_and_has_events(sim) -> None:
     model = sim.solar_wind.SolarWindModel(2025)
     first = sim.solar_wind.day_index(dt.date(2025, 1, 1))
     t = sim.solar_wind.seconds(dt.date(2025, 1, 1)) + np.arange(0, 60 * 86400, 4.0)
@@ -129,7 +131,7 @@ def test_the_solar_wind_is_plausible_and_has_events(sim) -> None:  # noqa: ANN00
     assert hot > 2.5 * np.median(state.temperature[quiet])
 
 
-def test_days_join_without_a_jump(sim) -> None:  # noqa: ANN001
+def test_days_join_without_a_jump(sim) -> None:
     model = sim.solar_wind.SolarWindModel(2025)
     midnight = sim.solar_wind.seconds(dt.date(2025, 1, 2))
     around = model.state(np.array([midnight - 1.0, midnight, midnight + 1.0])).field
@@ -138,7 +140,7 @@ def test_days_join_without_a_jump(sim) -> None:  # noqa: ANN001
     assert step < 5 * np.percentile(typical, 99)
 
 
-def test_gaps_drop_packets(sim, demo_files: Path, demo_missions: MissionRegistry) -> None:  # noqa: ANN001
+def test_gaps_drop_packets(sim, demo_files: Path, demo_missions: MissionRegistry) -> None:
     model = sim.solar_wind.SolarWindModel(2025)
     day = sim.solar_wind.day_index(dt.date(2025, 1, 1))
     gaps = model.gaps(day, sim.generate.MAG_INSTRUMENT)

@@ -18,19 +18,25 @@ PLS = "demo_pls_l0_raw_20250101_v1.0.0.pkts"
 CAL = "demo_mag_anc_cal_20250101_v1.0.0.csv"
 
 
-def product(registry: MissionRegistry, name: str):  # noqa: ANN201
+def product(registry: MissionRegistry, name: str):
     return registry.parse_name(name)[0]
 
 
 def test_ccsds_inspection_reads_coverage(demo_files: Path, demo_missions: MissionRegistry) -> None:
     found = get("ccsds").inspect(demo_files / MAG, product(demo_missions, MAG))
     assert found.start == dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-    assert dt.datetime(2025, 1, 1, 23, 50, tzinfo=dt.UTC) < found.stop < dt.datetime(2025, 1, 2, tzinfo=dt.UTC)
+    assert (
+        dt.datetime(2025, 1, 1, 23, 50, tzinfo=dt.UTC)
+        < found.stop
+        < dt.datetime(2025, 1, 2, tzinfo=dt.UTC)
+    )
     assert found.details["packets_per_apid"] == {1040: found.records}
     assert 1300 < found.records <= 1440  # one packet a minute, minus gaps
 
 
-def test_ccsds_full_decode_agrees_with_inspection(demo_files: Path, demo_missions: MissionRegistry) -> None:
+def test_ccsds_full_decode_agrees_with_inspection(
+    demo_files: Path, demo_missions: MissionRegistry
+) -> None:
     mag = product(demo_missions, MAG)
     data = get("ccsds").read(demo_files / MAG, mag)
     assert data.sizes["epoch"] == get("ccsds").inspect(demo_files / MAG, mag).records
@@ -59,10 +65,12 @@ def test_ccsds_refuses_damaged_files(
         get("ccsds").inspect(bad, product(demo_missions, MAG))
 
 
-def test_ccsds_refuses_another_instruments_packets(demo_files: Path, demo_missions: MissionRegistry, tmp_path: Path) -> None:
+def test_ccsds_refuses_another_instruments_packets(
+    demo_files: Path, demo_missions: MissionRegistry, tmp_path: Path
+) -> None:
     bad = tmp_path / MAG
     bad.write_bytes((demo_files / PLS).read_bytes())
-    with pytest.raises(FormatError, match="APID 1120 .* product mag_l0 holds APID 1040"):
+    with pytest.raises(FormatError, match=r"APID 1120 .* product mag_l0 holds APID 1040"):
         get("ccsds").inspect(bad, product(demo_missions, MAG))
 
 
@@ -75,7 +83,7 @@ def test_ccsds_refuses_packets_the_definition_does_not_describe(
     longer[4:6] = struct.pack(">H", len(longer) - 7)
     bad = tmp_path / MAG
     bad.write_bytes(bytes(longer) * 3)
-    with pytest.raises(FormatError, match="has 390 bytes but packets/mag.xml describes 378"):
+    with pytest.raises(FormatError, match=r"has 390 bytes but packets/mag\.xml describes 378"):
         get("ccsds").inspect(bad, product(demo_missions, MAG))
 
 
@@ -107,7 +115,9 @@ def test_csv_reads_calibration(demo_files: Path, demo_missions: MissionRegistry)
         (b'channel,offset,gain\n"x,1.0,1\n', "not valid CSV|fields"),
     ],
 )
-def test_csv_refuses_bad_tables(demo_missions: MissionRegistry, tmp_path: Path, content: bytes, reason: str) -> None:
+def test_csv_refuses_bad_tables(
+    demo_missions: MissionRegistry, tmp_path: Path, content: bytes, reason: str
+) -> None:
     bad = tmp_path / CAL
     bad.write_bytes(content)
     with pytest.raises(FormatError, match=reason):
@@ -136,10 +146,22 @@ def test_cdf_inspection(tmp_path: Path, demo_missions: MissionRegistry) -> None:
     data = xr.Dataset(
         {"b": (("epoch",), np.array([1.0, 2.0]), {"VAR_TYPE": "data", "DEPEND_0": "epoch"})},
         coords={"epoch": ("epoch", epoch, {"VAR_TYPE": "support_data"})},
-        attrs={"Project": "x", "Source_name": "x", "Discipline": "x", "Data_type": "x",
-               "Descriptor": "x", "Data_version": "1", "Logical_file_id": "x",
-               "PI_name": "x", "PI_affiliation": "x", "TEXT": "x", "Instrument_type": "x",
-               "Mission_group": "x", "Logical_source": "x", "Logical_source_description": "x"},
+        attrs={
+            "Project": "x",
+            "Source_name": "x",
+            "Discipline": "x",
+            "Data_type": "x",
+            "Descriptor": "x",
+            "Data_version": "1",
+            "Logical_file_id": "x",
+            "PI_name": "x",
+            "PI_affiliation": "x",
+            "TEXT": "x",
+            "Instrument_type": "x",
+            "Mission_group": "x",
+            "Logical_source": "x",
+            "Logical_source_description": "x",
+        },
     )
     path = tmp_path / "test.cdf"
     xarray_to_cdf(data, str(path))
@@ -160,11 +182,15 @@ def test_cdf_inspection(tmp_path: Path, demo_missions: MissionRegistry) -> None:
 
 def _png(width: int = 2, height: int = 1) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     pixels = zlib.compress(b"".join(b"\x00" + bytes(width) for _ in range(height)))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
 
 
 @pytest.mark.parametrize(
@@ -177,10 +203,15 @@ def _png(width: int = 2, height: int = 1) -> bytes:
         (_png()[:19] + b"\x07" + _png()[20:], "fails its CRC"),
     ],
 )
-def test_png_checks(tmp_path: Path, demo_missions: MissionRegistry, content: bytes, reason: str) -> None:
+def test_png_checks(
+    tmp_path: Path, demo_missions: MissionRegistry, content: bytes, reason: str
+) -> None:
     path = tmp_path / "q.png"
     path.write_bytes(_png(30, 20))
-    assert get("png").inspect(path, product(demo_missions, MAG)).details == {"width": 30, "height": 20}
+    assert get("png").inspect(path, product(demo_missions, MAG)).details == {
+        "width": 30,
+        "height": 20,
+    }
     path.write_bytes(content)
     with pytest.raises(FormatError, match=reason):
         get("png").inspect(path, product(demo_missions, MAG))

@@ -41,7 +41,10 @@ def full_mission() -> dict[str, Any]:
                 "pattern": "{mission}_{instrument}_{level}_{descriptor}_{date:%Y%m%d}_v{version}.csv",
                 "format": "csv",
                 "partition": "valid_from",
-                "options": {"columns": ["channel", "offset", "gain"], "numeric": ["offset", "gain"]},
+                "options": {
+                    "columns": ["channel", "offset", "gain"],
+                    "numeric": ["offset", "gain"],
+                },
             },
             "mag_l1a": {
                 "instrument": "mag",
@@ -120,7 +123,9 @@ def test_a_complete_mission_loads(tmp_path: Path) -> None:
     assert mission.rules["mag_l2"].inputs[0].window.start == -1
     assert mission.rules["mag_l2"].inputs[1].window.kind == "latest_valid"
     assert [r.id for r in mission.rules_triggered_by("mag_cal")] == ["mag_l2"]
-    name = mission.products["mag_l2"].file_name(__import__("datetime").date(2025, 1, 2), Version(2, 0, 1))
+    name = mission.products["mag_l2"].file_name(
+        __import__("datetime").date(2025, 1, 2), Version(2, 0, 1)
+    )
     assert name.name == "test_mag_l2_1s_20250102_v2.0.1.cdf"
 
 
@@ -135,7 +140,7 @@ def test_the_demo_mission_loads_and_parses_names() -> None:
 Mutation = Callable[[dict[str, Any]], None]
 
 
-def _set(path: str, value: Any) -> Mutation:  # noqa: ANN401
+def _set(path: str, value: Any) -> Mutation:
     def mutate(config: dict[str, Any]) -> None:
         *parents, last = path.split(".")
         node: Any = config
@@ -154,39 +159,178 @@ _DELETE = object()
 BAD_CONFIGS = [
     ("missing mission name", _set("name", _DELETE), "name", "Field required"),
     ("bad mission name", _set("name", "Test Mission"), "name", "should match pattern"),
-    ("typo in a key", _set("products.mag_l0.formt", "ccsds"), "products.mag_l0.formt", "unknown key"),
-    ("unknown format", _set("products.mag_l0.format", "fits"), "products.mag_l0", "unknown format 'fits'"),
-    ("unknown pattern field", _set("products.mag_l1a.pattern", "{mission}_{orbit}_{date:%Y}_v{version}.cdf"), "products.mag_l1a", "unknown field {orbit}"),
-    ("pattern without version", _set("products.mag_l1a.pattern", "{mission}_{date:%Y%m%d}.cdf"), "products.mag_l1a", "must contain {version}"),
-    ("unknown instrument", _set("products.mag_l1a.instrument", "pls"), None, "products.mag_l1a.instrument: unknown instrument 'pls'"),
-    ("bad partition", _set("products.mag_l1a.partition", "hourly"), "products.mag_l1a.partition", "'daily' or 'valid_from'"),
-    ("missing xtce file", _set("products.mag_l0.options.xtce", "packets/nope.xml"), "products.mag_l0", "no such file"),
-    ("apid out of range", _set("products.mag_l0.options.apids", [4096]), "products.mag_l0", "11-bit"),
-    ("time field not in xtce", _set("products.mag_l0.options.time.coarse", "CLOCK"), "products.mag_l0", "no parameter 'CLOCK'"),
-    ("csv options typo", _set("products.mag_cal.options.colums", ["a"]), "products.mag_cal", "options.colums"),
-    ("dataset of unknown product", _set("datasets.test_mag_l2.product", "mag_l3"), None, "datasets.test_mag_l2.product: unknown product 'mag_l3'"),
-    ("bad cadence", _set("datasets.test_mag_l2.cadence", "1 second"), "datasets.test_mag_l2.cadence", "ISO 8601 duration"),
-    ("bins do not match size", _set("datasets.test_mag_l2.parameters.1.size", [5]), "datasets.test_mag_l2.parameters[1]", "size[0] is 5"),
-    ("string without length", _set("datasets.test_mag_l2.parameters.0.type", "string"), "datasets.test_mag_l2.parameters[0]", "needs a length"),
-    ("bad parameter type", _set("datasets.test_mag_l2.parameters.0.type", "float"), "datasets.test_mag_l2.parameters[0].type", "'double'"),
-    ("declared Time", _set("datasets.test_mag_l2.parameters.0.name", "Time"), "datasets.test_mag_l2", "do not declare it"),
-    ("rule input of unknown product", _set("rules.mag_l1a.inputs.0.product", "mag_l9"), None, "rules.mag_l1a.inputs[0].product: unknown product"),
-    ("rule window on a calibration", _set("rules.mag_l2.inputs.1.window", "same_day"), None, "a day window needs a daily product"),
-    ("latest_valid on daily input", _set("rules.mag_l2.inputs.0.window", "latest_valid"), None, "latest_valid needs a valid_from product"),
-    ("unknown window", _set("rules.mag_l2.inputs.0.window", "last_week"), "rules.mag_l2.inputs[0].window", "unknown window 'last_week'"),
-    ("reversed window", _set("rules.mag_l2.inputs.0.window", {"days": [1, -1]}), "rules.mag_l2.inputs[0].window", "starts (1) after it stops (-1)"),
-    ("bad entry point", _set("rules.mag_l1a.function", "test_code.l1a.process"), "rules.mag_l1a.function", "should match pattern"),
-    ("bad code version", _set("rules.mag_l1a.code_version", "one"), "rules.mag_l1a.code_version", "X.Y.Z"),
-    ("output is an input", _set("rules.mag_l1a.outputs.0.product", "mag_l0"), None, "is also an input"),
-    ("output made twice", _set("rules.mag_l1a.outputs.0.product", "mag_l2"), None, "is made by rule 'mag_l1a' too"),
-    ("nothing triggers", _set("rules.mag_l1a.inputs.0.triggers", False), "rules.mag_l1a", "at least one input must trigger"),
+    (
+        "typo in a key",
+        _set("products.mag_l0.formt", "ccsds"),
+        "products.mag_l0.formt",
+        "unknown key",
+    ),
+    (
+        "unknown format",
+        _set("products.mag_l0.format", "fits"),
+        "products.mag_l0",
+        "unknown format 'fits'",
+    ),
+    (
+        "unknown pattern field",
+        _set("products.mag_l1a.pattern", "{mission}_{orbit}_{date:%Y}_v{version}.cdf"),
+        "products.mag_l1a",
+        "unknown field {orbit}",
+    ),
+    (
+        "pattern without version",
+        _set("products.mag_l1a.pattern", "{mission}_{date:%Y%m%d}.cdf"),
+        "products.mag_l1a",
+        "must contain {version}",
+    ),
+    (
+        "unknown instrument",
+        _set("products.mag_l1a.instrument", "pls"),
+        None,
+        "products.mag_l1a.instrument: unknown instrument 'pls'",
+    ),
+    (
+        "bad partition",
+        _set("products.mag_l1a.partition", "hourly"),
+        "products.mag_l1a.partition",
+        "'daily' or 'valid_from'",
+    ),
+    (
+        "missing xtce file",
+        _set("products.mag_l0.options.xtce", "packets/nope.xml"),
+        "products.mag_l0",
+        "no such file",
+    ),
+    (
+        "apid out of range",
+        _set("products.mag_l0.options.apids", [4096]),
+        "products.mag_l0",
+        "11-bit",
+    ),
+    (
+        "time field not in xtce",
+        _set("products.mag_l0.options.time.coarse", "CLOCK"),
+        "products.mag_l0",
+        "no parameter 'CLOCK'",
+    ),
+    (
+        "csv options typo",
+        _set("products.mag_cal.options.colums", ["a"]),
+        "products.mag_cal",
+        "options.colums",
+    ),
+    (
+        "dataset of unknown product",
+        _set("datasets.test_mag_l2.product", "mag_l3"),
+        None,
+        "datasets.test_mag_l2.product: unknown product 'mag_l3'",
+    ),
+    (
+        "bad cadence",
+        _set("datasets.test_mag_l2.cadence", "1 second"),
+        "datasets.test_mag_l2.cadence",
+        "ISO 8601 duration",
+    ),
+    (
+        "bins do not match size",
+        _set("datasets.test_mag_l2.parameters.1.size", [5]),
+        "datasets.test_mag_l2.parameters[1]",
+        "size[0] is 5",
+    ),
+    (
+        "string without length",
+        _set("datasets.test_mag_l2.parameters.0.type", "string"),
+        "datasets.test_mag_l2.parameters[0]",
+        "needs a length",
+    ),
+    (
+        "bad parameter type",
+        _set("datasets.test_mag_l2.parameters.0.type", "float"),
+        "datasets.test_mag_l2.parameters[0].type",
+        "'double'",
+    ),
+    (
+        "declared Time",
+        _set("datasets.test_mag_l2.parameters.0.name", "Time"),
+        "datasets.test_mag_l2",
+        "do not declare it",
+    ),
+    (
+        "rule input of unknown product",
+        _set("rules.mag_l1a.inputs.0.product", "mag_l9"),
+        None,
+        "rules.mag_l1a.inputs[0].product: unknown product",
+    ),
+    (
+        "rule window on a calibration",
+        _set("rules.mag_l2.inputs.1.window", "same_day"),
+        None,
+        "a day window needs a daily product",
+    ),
+    (
+        "latest_valid on daily input",
+        _set("rules.mag_l2.inputs.0.window", "latest_valid"),
+        None,
+        "latest_valid needs a valid_from product",
+    ),
+    (
+        "unknown window",
+        _set("rules.mag_l2.inputs.0.window", "last_week"),
+        "rules.mag_l2.inputs[0].window",
+        "unknown window 'last_week'",
+    ),
+    (
+        "reversed window",
+        _set("rules.mag_l2.inputs.0.window", {"days": [1, -1]}),
+        "rules.mag_l2.inputs[0].window",
+        "starts (1) after it stops (-1)",
+    ),
+    (
+        "bad entry point",
+        _set("rules.mag_l1a.function", "test_code.l1a.process"),
+        "rules.mag_l1a.function",
+        "should match pattern",
+    ),
+    (
+        "bad code version",
+        _set("rules.mag_l1a.code_version", "one"),
+        "rules.mag_l1a.code_version",
+        "X.Y.Z",
+    ),
+    (
+        "output is an input",
+        _set("rules.mag_l1a.outputs.0.product", "mag_l0"),
+        None,
+        "is also an input",
+    ),
+    (
+        "output made twice",
+        _set("rules.mag_l1a.outputs.0.product", "mag_l2"),
+        None,
+        "is made by rule 'mag_l1a' too",
+    ),
+    (
+        "nothing triggers",
+        _set("rules.mag_l1a.inputs.0.triggers", False),
+        "rules.mag_l1a",
+        "at least one input must trigger",
+    ),
     ("zero timeout", _set("rules.mag_l2.timeout", 0), "rules.mag_l2.timeout", "greater than 0"),
-    ("negative embargo", _set("release.embargo_days", -1), "release.embargo_days", "greater than or equal to 0"),
+    (
+        "negative embargo",
+        _set("release.embargo_days", -1),
+        "release.embargo_days",
+        "greater than or equal to 0",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "mutate", "field", "message"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS])
-def test_bad_configs_fail_at_load(tmp_path: Path, case: str, mutate: Mutation, field: str | None, message: str) -> None:
+@pytest.mark.parametrize(
+    ("case", "mutate", "field", "message"), BAD_CONFIGS, ids=[c[0] for c in BAD_CONFIGS]
+)
+def test_bad_configs_fail_at_load(
+    tmp_path: Path, case: str, mutate: Mutation, field: str | None, message: str
+) -> None:
     config = copy.deepcopy(full_mission())
     mutate(config)
     folder = write(tmp_path / "test", config)

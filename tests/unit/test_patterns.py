@@ -27,7 +27,7 @@ def test_version_bumps(change: str, expected: str) -> None:
 
 @pytest.mark.parametrize("text", ["1.2", "1.2.3.4", "a.b.c", "", "1.-2.3", "v"])
 def test_bad_versions(text: str) -> None:
-    with pytest.raises(ValueError, match="X.Y.Z"):
+    with pytest.raises(ValueError, match=r"X\.Y\.Z"):
         Version.parse(text)
 
 
@@ -87,6 +87,8 @@ def test_bad_patterns(pattern: str, message: str) -> None:
         NamePattern.compile(pattern, **FIXED)
 
 
-@pytest.mark.parametrize("name", ["../etc/passwd", ".hidden", "a/b", "a\\b", "", "x" * 256, "é.cdf"])
+@pytest.mark.parametrize(
+    "name", ["../etc/passwd", ".hidden", "a/b", "a\\b", "", "x" * 256, "é.cdf"]
+)
 def test_unsafe_names(name: str) -> None:
     assert not is_safe_name(name)

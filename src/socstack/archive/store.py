@@ -130,9 +130,7 @@ class Store:
                         handle.flush()
                         os.fsync(handle.fileno())
             else:
-                digest = self._copy_and_hash(source, temporary)
-                if self.fsync:
-                    _fsync_file(temporary)
+                digest = self._copy_and_hash(source, temporary, fsync=self.fsync)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
@@ -140,17 +138,20 @@ class Store:
         return Staged(key, source, size, digest, temporary)
 
     @staticmethod
-    def _copy_and_hash(source: Path, temporary: str) -> str:
-        """Copy in the kernel (sendfile) while another thread hashes the source.
+    def _copy_and_hash(source: Path, temporary: str, *, fsync: bool) -> str:
+        """Copy (and fsync) in one thread while this one hashes the source.
 
-        Both read the same pages, so the hash costs little more than the copy alone on
-        two cores (see benchmarks/README.md).
+        The copy runs in the kernel (sendfile) and the hash outside the GIL, both on the
+        same cached pages, so on two cores the checksum costs little beyond the copy
+        itself (see benchmarks/README.md).
         """
         failure: list[BaseException] = []
 
         def copy() -> None:
             try:
                 shutil.copyfile(source, temporary)
+                if fsync:
+                    _fsync_file(temporary)
             except BaseException as exc:  # re-raised in the caller's thread
                 failure.append(exc)
 

@@ -10,14 +10,26 @@ psycopg 3 driver.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    create_engine,
+    event,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from socstack._exceptions import CatalogError, ConfigError
@@ -28,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 # Any constant; it names the lock that orders event commits on PostgreSQL.
 EVENT_LOCK_KEY = 7_316_512_001
+IDLE_PING_SECONDS = 10.0
 
 
 def normalize_url(url: str) -> str:
@@ -50,6 +63,30 @@ def _reason(exc: SQLAlchemyError) -> str:
     """The driver's message, without SQLAlchemy's SQL echo and help links."""
     original = getattr(exc, "orig", None)
     return str(original if original is not None else exc).strip().splitlines()[0]
+
+
+def _ping_when_idle(engine: Engine, idle: float = IDLE_PING_SECONDS) -> None:
+    """Check a pooled connection before use only if it sat idle for ``idle`` seconds.
+
+    A connection used moments ago is alive; pinging it on every checkout (SQLAlchemy's
+    ``pool_pre_ping``) would add a round trip to each transaction. One that sat idle may
+    have been cut (a database restart, a firewall): a failed ping raises
+    ``DisconnectionError``, and the pool replaces the connection transparently.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("returned_at", 0.0) > idle:
+            try:
+                alive = engine.dialect.do_ping(dbapi_connection)
+            except Exception as exc:  # any driver error means the connection is unusable
+                raise DisconnectionError(str(exc)) from exc
+            if not alive:
+                raise DisconnectionError("ping failed")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -85,10 +122,16 @@ class Catalog:
         if self.dialect == "sqlite":
             self.engine = _sqlite_engine(self.url)
             writer = self.engine.execution_options(sqlite_immediate=True)
+            reader = self.engine
         else:
-            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            self.engine = create_engine(self.url, pool_size=5, max_overflow=10)
+            _ping_when_idle(self.engine)
             writer = self.engine
-        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+            # Reads need no transaction of their own: autocommit saves BEGIN and ROLLBACK
+            # round trips on every lookup.
+            reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_engine = reader
+        self._reader = sessionmaker(reader, expire_on_commit=False)
         self._writer = sessionmaker(writer, expire_on_commit=False)
 
     def __repr__(self) -> str:
@@ -106,6 +149,15 @@ class Catalog:
             raise CatalogError(f"catalog unavailable: {_reason(exc)}") from exc
 
     @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A plain read connection (no ORM), for hot lookups."""
+        try:
+            with self._read_engine.connect() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"catalog unavailable: {_reason(exc)}") from exc
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A write transaction, committed on success and rolled back on any error."""
         try:
@@ -116,15 +168,37 @@ class Catalog:
         except SQLAlchemyError as exc:
             raise CatalogError(f"catalog write failed: {_reason(exc)}") from exc
 
-    def lock_events(self, session: Session) -> None:
-        """Serialise event commits so that event ids become visible in order.
+    def insert(
+        self,
+        table: type[Any],
+        values: dict[str, Any],
+        *,
+        lock: str | None = None,
+        events: bool = False,
+    ) -> Insert:
+        """An INSERT that first takes transaction-long locks (PostgreSQL), in one round trip.
 
-        On PostgreSQL, ids come from a sequence when rows are inserted, not when
-        transactions commit; without this lock a peer reading ``after=41`` could see 43
-        before 42 commits and never see 42. SQLite already has one writer at a time.
+        ``lock`` names a lock (ingest locks the partition it writes, so two versions of
+        one partition arriving at once are compared rather than both archived as the
+        newest). ``events`` takes the event lock: PostgreSQL draws ids from a sequence
+        at insert, not at commit, so without it a peer reading ``after=41`` could see 43
+        before 42 commits and never see 42. The locks are taken while the statement
+        runs, before its row (and id) is made; statements after it see everything
+        committed before the locks were granted. SQLite has one writer at a time and
+        needs none of this.
         """
-        if self.dialect == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_LOCK_KEY})
+        statement = insert(table)
+        if self.dialect != "postgresql" or not (lock or events):
+            return statement.values(values)
+        gates = []
+        if lock is not None:
+            gates.append(func.pg_advisory_xact_lock(func.hashtextextended(lock, 0)))
+        if events:
+            gates.append(func.pg_advisory_xact_lock(EVENT_LOCK_KEY))
+        gate = select(*(g.label(f"gate{i}") for i, g in enumerate(gates))).subquery("gate")
+        columns = table.__table__.c
+        row = select(*(literal(v, type_=columns[k].type) for k, v in values.items()))
+        return statement.from_select(list(values), row.select_from(gate))
 
     def ping(self) -> None:
         """Check the database answers."""

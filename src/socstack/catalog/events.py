@@ -2,40 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from socstack.catalog.db import Catalog
-from socstack.catalog.models import Event, File
+from socstack.catalog.models import Event, utcnow
 
 __all__ = ["append_event", "file_payload"]
+
+_FILE_FIELDS = (
+    "name",
+    "mission",
+    "product",
+    "instrument",
+    "level",
+    "partition",
+    "version",
+    "size",
+    "sha256",
+)
 
 
 def append_event(
     catalog: Catalog, session: Session, kind: str, subject: str, payload: dict[str, Any]
-) -> Event:
-    """Add an event to the session's transaction (it commits with the change it reports)."""
-    catalog.lock_events(session)
-    event = Event(kind=kind, subject=subject, payload=payload)
-    session.add(event)
-    return event
+) -> int:
+    """Add an event to the session's transaction (it commits with the change it reports).
+
+    Returns the event's id.
+    """
+    values = {"kind": kind, "subject": subject, "payload": payload, "at": utcnow()}
+    statement = catalog.insert(Event, values, events=True).returning(Event.id)
+    return int(session.execute(statement).scalar_one())
 
 
-def file_payload(row: File) -> dict[str, Any]:
+def file_payload(row: Mapping[str, Any]) -> dict[str, Any]:
     """What an event says about a file: enough for a peer to decide to fetch it."""
-    return {
-        "name": row.name,
-        "mission": row.mission,
-        "product": row.product,
-        "instrument": row.instrument,
-        "level": row.level,
-        "partition": row.partition,
-        "version": row.version,
-        "start": row.start.isoformat() if row.start else None,
-        "stop": row.stop.isoformat() if row.stop else None,
-        "size": row.size,
-        "sha256": row.sha256,
-        "source": row.source.value,
-        "status": row.status.value,
-    }
+    payload = {key: row[key] for key in _FILE_FIELDS}
+    for key in ("start", "stop"):
+        payload[key] = row[key].isoformat() if row[key] else None
+    for key in ("source", "status"):
+        payload[key] = str(row[key])
+    return payload

@@ -53,7 +53,9 @@ class CcsdsOptions(ReaderOptions):
     apids: list[int] = Field(min_length=1)
     time: PacketTime
     root_container: str = "CCSDSPacket"
-    sample_packets: int = Field(1000, ge=1, description="Packets fully decoded at ingest.")
+    sample_packets: int = Field(
+        200, ge=1, description="Packets fully decoded at ingest (all headers are checked)."
+    )
 
     _definition: spp.XtcePacketDefinition = PrivateAttr()
     _xtce_path: Path = PrivateAttr()
@@ -222,9 +224,14 @@ class CcsdsReader(Reader):
     def inspect(self, path: Path, product: Product) -> Inspection:
         """Check every header and decode a sample; the coverage comes from packet times."""
         options: CcsdsOptions = product.format_options
-        if path.stat().st_size == 0:
+        size = path.stat().st_size
+        if size == 0:
             raise FormatError("empty file")
-        data = np.memmap(path, dtype=np.uint8, mode="r")
+        # Map large files (only the pages the scan touches are read); read small ones.
+        if size >= 1 << 20:
+            data = np.memmap(path, dtype=np.uint8, mode="r")
+        else:
+            data = np.fromfile(path, dtype=np.uint8)
         try:
             index = scan_packets(data)
             foreign = np.setdiff1d(np.unique(index.apids), options.apids)

@@ -75,13 +75,13 @@ class Quarantine:
                 )
                 session.add(existing)
                 session.flush()
-                append_event(
-                    self.catalog,
-                    session,
-                    "file.quarantined",
-                    name[:255],
-                    {"name": name, "reason": str(reason), "kind": reason.kind, "id": existing.id},
-                )
+                payload = {
+                    "name": name,
+                    "reason": str(reason),
+                    "kind": reason.kind,
+                    "id": existing.id,
+                }
+                append_event(self.catalog, session, "file.quarantined", name[:255], payload)
         return IngestResult(
             name=name,
             outcome=Outcome.QUARANTINED,

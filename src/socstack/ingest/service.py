@@ -17,12 +17,15 @@ A file that fails any step is kept in quarantine with its reason; nothing is dro
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,7 +35,7 @@ from socstack.archive.layout import archive_key
 from socstack.archive.store import Staged, Store
 from socstack.catalog.db import Catalog
 from socstack.catalog.events import append_event, file_payload
-from socstack.catalog.models import File, FileSource, FileStatus
+from socstack.catalog.models import File, FileSource, FileStatus, utcnow
 from socstack.formats import registry
 from socstack.formats.base import Inspection
 from socstack.ingest.quarantine import Quarantine
@@ -44,6 +47,9 @@ from socstack.mission.patterns import FileName
 __all__ = ["Ingestor"]
 
 logger = logging.getLogger(__name__)
+
+#: Files from this size on are inspected while they are copied (see _stage_and_inspect).
+PARALLEL_INSPECTION_BYTES = 8 << 20
 
 #: How far a daily file's content may reach beyond its day (clock drift, packets that
 #: straddle midnight) before the name and the content are said to disagree.
@@ -111,10 +117,9 @@ class Ingestor:
             existing = self._lookup(name)
             if existing is not None:
                 return self._same_or_conflict(path, name, size, product, existing)
-            inspection = registry.get(product.format).inspect(path, product)
-            start, stop = coverage(product, parsed, inspection)
-            staged = self.archive.stage(path, archive_key(parsed))
+            staged, inspection = self._stage_and_inspect(path, size, product, parsed)
             try:
+                start, stop = coverage(product, parsed, inspection)
                 return self._commit(
                     staged,
                     name=name,
@@ -131,9 +136,34 @@ class Ingestor:
             logger.info("quarantined %s: %s", name, exc)
             return self.quarantine.keep(path, name, source, exc, product)
 
+    def _stage_and_inspect(
+        self, path: Path, size: int, product: Product, parsed: FileName
+    ) -> tuple[Staged, Inspection]:
+        """Copy and checksum the file while its content is inspected.
+
+        Large files overlap the two (the copy and the checksum run outside the GIL), so
+        a big delivery costs little more than a plain copy; small files do one after
+        the other, which is quicker than starting a thread.
+        """
+        reader = registry.get(product.format)
+        key = archive_key(parsed)
+        if size < PARALLEL_INSPECTION_BYTES:
+            inspection = reader.inspect(path, product)
+            return self.archive.stage(path, key), inspection
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage") as pool:
+            staging = pool.submit(self.archive.stage, path, key)
+            try:
+                inspection = reader.inspect(path, product)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.archive.discard(staging.result())
+                raise
+            return staging.result(), inspection
+
     def _lookup(self, name: str) -> _Existing | None:
-        with self.catalog.session() as session:
-            row = session.execute(select(File.id, File.sha256).where(File.name == name)).first()
+        query = select(File.id, File.sha256).where(File.name == name)
+        with self.catalog.connect() as connection:
+            row = connection.execute(query).first()
         return _Existing(row.id, row.sha256) if row else None
 
     def _same_or_conflict(
@@ -167,35 +197,28 @@ class Ingestor:
         stop: dt.datetime | None,
         source: FileSource,
     ) -> IngestResult:
-        file_id: int | None = None
         try:
             with self.catalog.transaction() as session:
-                # Checked again under the write lock: another process may have won.
-                existing = session.execute(
-                    select(File.id, File.sha256).where(File.name == name)
-                ).first()
-                if existing is None:
-                    row = self._insert(
-                        session,
-                        staged,
-                        name=name,
-                        product=product,
-                        parsed=parsed,
-                        inspection=inspection,
-                        start=start,
-                        stop=stop,
-                        source=source,
-                    )
-                    self.archive.commit(staged)
-                    file_id = row.id
+                file_id = self._insert(
+                    session,
+                    staged,
+                    name=name,
+                    product=product,
+                    parsed=parsed,
+                    inspection=inspection,
+                    start=start,
+                    stop=stop,
+                    source=source,
+                )
+                self.archive.commit(staged)
         except IntegrityError:
-            # PostgreSQL: a concurrent transaction inserted the same name first.
+            # The unique name decides between concurrent ingests of one name, on every
+            # backend: the loser's insert fails here, before its file was renamed.
             existing = self._lookup_row(name)
-        if existing is not None:
             if existing.sha256 != staged.sha256:
                 raise ConflictError(
                     f"{name} was archived meanwhile with other content; nothing was overwritten"
-                )
+                ) from None
             return IngestResult(
                 name=name,
                 outcome=Outcome.UNCHANGED,
@@ -216,7 +239,7 @@ class Ingestor:
             file_id=file_id,
         )
 
-    def _lookup_row(self, name: str) -> _Existing | None:
+    def _lookup_row(self, name: str) -> _Existing:
         found = self._lookup(name)
         if found is None:  # pragma: no cover - the conflicting row was rolled back
             raise ConflictError(f"{name} was being archived by another process; try again")
@@ -234,57 +257,73 @@ class Ingestor:
         start: dt.datetime,
         stop: dt.datetime | None,
         source: FileSource,
-    ) -> File:
+    ) -> int:
+        """Insert the catalog row and its events; return the row's id.
+
+        Core statements rather than ORM objects: this runs once per file and the unit of
+        work's bookkeeping would cost more than the database does.
+        """
         version = parsed.version
-        row = File(
-            name=name,
-            mission=product.mission,
-            product=product.id,
-            instrument=product.instrument,
-            level=product.level,
-            descriptor=product.descriptor,
-            partition=parsed.partition,
-            start=start,
-            stop=stop,
-            version=str(version),
-            version_major=version.major,
-            version_minor=version.minor,
-            version_patch=version.patch,
-            format=product.format,
-            size=staged.size,
-            sha256=staged.sha256,
-            uri=staged.key,
-            records=inspection.records,
-            status=FileStatus.ARCHIVED,
-            source=source,
-        )
-        session.add(row)
-        session.flush()
-        superseded = self._supersede(session, row)
+        row: dict[str, Any] = {
+            "name": name,
+            "mission": product.mission,
+            "product": product.id,
+            "instrument": product.instrument,
+            "level": product.level,
+            "descriptor": product.descriptor,
+            "partition": parsed.partition,
+            "start": start,
+            "stop": stop,
+            "version": str(version),
+            "version_major": version.major,
+            "version_minor": version.minor,
+            "version_patch": version.patch,
+            "format": product.format,
+            "size": staged.size,
+            "sha256": staged.sha256,
+            "uri": staged.key,
+            "records": inspection.records,
+            "status": FileStatus.ARCHIVED,
+            "source": source,
+            "ingested_at": utcnow(),
+        }
+        # One writer per partition at a time: the newest-version decision below must see
+        # every committed sibling.
+        partition = f"partition:{product.key}/{parsed.partition}"
+        statement = self.catalog.insert(File, row, lock=partition).returning(File.id)
+        file_id = int(session.execute(statement).scalar_one())
+        superseded = self._supersede(session, file_id, row)
         append_event(self.catalog, session, "file.archived", name, file_payload(row))
         for old in superseded:
             append_event(self.catalog, session, "file.superseded", old, {"name": old, "by": name})
-        session.flush()  # every write must fail here, before the file is renamed into place
-        return row
+        return file_id
 
-    def _supersede(self, session: Session, row: File) -> list[str]:
+    def _supersede(self, session: Session, file_id: int, row: dict[str, Any]) -> list[str]:
         """Keep one archived version per partition: the newest. Return what was superseded."""
-        same = (
-            (File.mission == row.mission)
-            & (File.product == row.product)
-            & (File.partition == row.partition)
-            & (File.status == FileStatus.ARCHIVED)
-            & (File.id != row.id)
-        )
-        mine = tuple_(row.version_major, row.version_minor, row.version_patch)
-        theirs = tuple_(File.version_major, File.version_minor, File.version_patch)
-        newer = session.scalar(select(File.id).where(same & (theirs > mine)).limit(1))
-        if newer is not None:
-            row.status = FileStatus.SUPERSEDED  # a late delivery of an older version
+        siblings = session.execute(
+            select(
+                File.id, File.name, File.version_major, File.version_minor, File.version_patch
+            ).where(
+                (File.mission == row["mission"])
+                & (File.product == row["product"])
+                & (File.partition == row["partition"])
+                & (File.status == FileStatus.ARCHIVED)
+                & (File.id != file_id)
+            )
+        ).all()
+        mine = (row["version_major"], row["version_minor"], row["version_patch"])
+        if any(tuple(s[2:]) > mine for s in siblings):
+            # A late delivery of an older version: kept, but not the one served.
+            row["status"] = FileStatus.SUPERSEDED
+            session.execute(
+                update(File).where(File.id == file_id).values(status=FileStatus.SUPERSEDED)
+            )
             return []
-        older = list(session.scalars(select(File.name).where(same & (theirs < mine))))
+        older = [s for s in siblings if tuple(s[2:]) < mine]
         if older:
             session.execute(
-                update(File).where(same & (theirs < mine)).values(status=FileStatus.SUPERSEDED)
+                update(File)
+                .where(File.id.in_([s.id for s in older]))
+                .values(status=FileStatus.SUPERSEDED)
             )
-        return older
+        return [s.name for s in older]
