@@ -19,18 +19,19 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
-    Insert,
+    String,
+    bindparam,
     create_engine,
     event,
     func,
     insert,
-    literal,
     select,
     text,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 
 from socstack._exceptions import CatalogError, ConfigError
 
@@ -130,6 +131,7 @@ class Catalog:
             # Reads need no transaction of their own: autocommit saves BEGIN and ROLLBACK
             # round trips on every lookup.
             reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._inserts: dict[tuple[Any, ...], ReturningInsert[tuple[int]]] = {}
         self._read_engine = reader
         self._reader = sessionmaker(reader, expire_on_commit=False)
         self._writer = sessionmaker(writer, expire_on_commit=False)
@@ -170,35 +172,52 @@ class Catalog:
 
     def insert(
         self,
+        session: Session,
         table: type[Any],
         values: dict[str, Any],
         *,
         lock: str | None = None,
         events: bool = False,
-    ) -> Insert:
-        """An INSERT that first takes transaction-long locks (PostgreSQL), in one round trip.
+    ) -> int:
+        """Insert one row, first taking transaction-long locks (PostgreSQL); return its id.
 
         ``lock`` names a lock (ingest locks the partition it writes, so two versions of
         one partition arriving at once are compared rather than both archived as the
         newest). ``events`` takes the event lock: PostgreSQL draws ids from a sequence
         at insert, not at commit, so without it a peer reading ``after=41`` could see 43
-        before 42 commits and never see 42. The locks are taken while the statement
-        runs, before its row (and id) is made; statements after it see everything
-        committed before the locks were granted. SQLite has one writer at a time and
-        needs none of this.
+        before 42 commits and never see 42. The locks are taken inside the INSERT, in
+        the same round trip, before its row (and id) is made; statements after it see
+        everything committed before the locks were granted. SQLite has one writer at a
+        time and needs none of this. Statements are built once per shape and reused.
         """
-        statement = insert(table)
-        if self.dialect != "postgresql" or not (lock or events):
-            return statement.values(values)
-        gates = []
+        columns = tuple(values)
+        shape = (table, columns, lock is not None, events)
+        statement = self._inserts.get(shape)
+        if statement is None:
+            statement = self._insert_statement(table, columns, lock is not None, events)
+            self._inserts[shape] = statement
+        params = dict(values)
         if lock is not None:
-            gates.append(func.pg_advisory_xact_lock(func.hashtextextended(lock, 0)))
+            params["lock_name_"] = lock
+        return int(session.execute(statement, params).scalar_one())
+
+    def _insert_statement(
+        self, table: type[Any], columns: tuple[str, ...], lock: bool, events: bool
+    ) -> ReturningInsert[tuple[int]]:
+        core = table.__table__  # the Table, not the entity: a plain INSERT, not an ORM bulk one
+        types = core.c
+        if self.dialect != "postgresql" or not (lock or events):
+            binds = {name: bindparam(name, type_=types[name].type) for name in columns}
+            return insert(core).values(binds).returning(types.id)
+        gates = []
+        if lock:
+            name = bindparam("lock_name_", type_=String())
+            gates.append(func.pg_advisory_xact_lock(func.hashtextextended(name, 0)))
         if events:
             gates.append(func.pg_advisory_xact_lock(EVENT_LOCK_KEY))
         gate = select(*(g.label(f"gate{i}") for i, g in enumerate(gates))).subquery("gate")
-        columns = table.__table__.c
-        row = select(*(literal(v, type_=columns[k].type) for k, v in values.items()))
-        return statement.from_select(list(values), row.select_from(gate))
+        row = select(*(bindparam(name, type_=types[name].type) for name in columns))
+        return insert(core).from_select(list(columns), row.select_from(gate)).returning(types.id)
 
     def ping(self) -> None:
         """Check the database answers."""

@@ -33,8 +33,7 @@ def append_event(
     Returns the event's id.
     """
     values = {"kind": kind, "subject": subject, "payload": payload, "at": utcnow()}
-    statement = catalog.insert(Event, values, events=True).returning(Event.id)
-    return int(session.execute(statement).scalar_one())
+    return catalog.insert(session, Event, values, events=True)
 
 
 def file_payload(row: Mapping[str, Any]) -> dict[str, Any]:

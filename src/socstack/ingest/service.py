@@ -290,8 +290,7 @@ class Ingestor:
         # One writer per partition at a time: the newest-version decision below must see
         # every committed sibling.
         partition = f"partition:{product.key}/{parsed.partition}"
-        statement = self.catalog.insert(File, row, lock=partition).returning(File.id)
-        file_id = int(session.execute(statement).scalar_one())
+        file_id = self.catalog.insert(session, File, row, lock=partition)
         superseded = self._supersede(session, file_id, row)
         append_event(self.catalog, session, "file.archived", name, file_payload(row))
         for old in superseded:
