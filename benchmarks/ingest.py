@@ -109,6 +109,7 @@ def time_small(paths: list[Path], base: Path, database: str, runs: int, jobs: in
     for _ in range(runs):
         runtime = fresh_runtime(base, database, fsync=True)
         ingestor = runtime.ingestor
+        settle_disk()
         start = time.perf_counter()
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             ingest = partial(ingestor.ingest, source=FileSource.CLI)
@@ -129,9 +130,16 @@ def drop_caches() -> bool:
     return True
 
 
+def settle_disk() -> None:
+    """Let earlier phases' dirty pages reach the disk, so they do not slow this one."""
+    os.sync()
+    time.sleep(0.5)
+
+
 def _copy(source: Path, target: Path, fsync: bool, cold: bool) -> float:
     if target.exists():
         target.unlink()
+    settle_disk()
     if cold:
         drop_caches()
     start = time.perf_counter()
@@ -152,6 +160,7 @@ def time_big(
     for _ in range(runs):
         copies.append(_copy(path, base.parent / "plain-copy.bin", fsync, cold))
         runtime = fresh_runtime(base, database, fsync=fsync)
+        settle_disk()
         if cold:
             drop_caches()
         start = time.perf_counter()

@@ -43,21 +43,6 @@ class FileList(BaseModel):
     files: list[FileOut]
 
 
-class IngestOut(BaseModel):
-    """The outcome of an upload."""
-
-    name: str
-    outcome: str = Field(description="archived, unchanged or quarantined")
-    size: int
-    sha256: str | None = None
-    mission: str | None = None
-    product: str | None = None
-    file_id: int | None = None
-    quarantine_id: int | None = None
-    reason: str | None = None
-    kind: str | None = None
-
-
 class QuarantineOut(BaseModel):
     """A quarantined file and why it was refused."""
 

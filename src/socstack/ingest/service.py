@@ -62,6 +62,29 @@ class _Existing:
     sha256: str
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    """A file that arrived, under the product its name matched."""
+
+    path: Path
+    name: str
+    size: int
+    source: FileSource
+    product: Product
+    parsed: FileName
+
+    def result(self, outcome: Outcome, sha256: str, file_id: int) -> IngestResult:
+        return IngestResult(
+            name=self.name,
+            outcome=outcome,
+            size=self.size,
+            sha256=sha256,
+            mission=self.product.mission,
+            product=self.product.id,
+            file_id=file_id,
+        )
+
+
 def _midnight(date: dt.date) -> dt.datetime:
     return dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC)
 
@@ -109,51 +132,39 @@ class Ingestor:
         """
         name = name or path.name
         product: Product | None = None
-        size = path.stat().st_size
         try:
             product, parsed = self.missions.parse_name(name)
-            if size == 0:
+            delivery = _Delivery(path, name, path.stat().st_size, source, product, parsed)
+            if delivery.size == 0:
                 raise FormatError("empty file")
             existing = self._lookup(name)
             if existing is not None:
-                return self._same_or_conflict(path, name, size, product, existing)
-            staged, inspection = self._stage_and_inspect(path, size, product, parsed)
+                return self._same_or_conflict(delivery, existing)
+            staged, inspection = self._stage_and_inspect(delivery)
             try:
-                start, stop = coverage(product, parsed, inspection)
-                return self._commit(
-                    staged,
-                    name=name,
-                    product=product,
-                    parsed=parsed,
-                    inspection=inspection,
-                    start=start,
-                    stop=stop,
-                    source=source,
-                )
+                return self._commit(delivery, staged, inspection)
             finally:
                 self.archive.discard(staged)
         except FileRejected as exc:
             logger.info("quarantined %s: %s", name, exc)
             return self.quarantine.keep(path, name, source, exc, product)
 
-    def _stage_and_inspect(
-        self, path: Path, size: int, product: Product, parsed: FileName
-    ) -> tuple[Staged, Inspection]:
+    def _stage_and_inspect(self, delivery: _Delivery) -> tuple[Staged, Inspection]:
         """Copy and checksum the file while its content is inspected.
 
         Large files overlap the two (the copy and the checksum run outside the GIL), so
         a big delivery costs little more than a plain copy; small files do one after
         the other, which is quicker than starting a thread.
         """
-        reader = registry.get(product.format)
-        key = archive_key(parsed)
-        if size < PARALLEL_INSPECTION_BYTES:
-            inspection = reader.inspect(path, product)
-            return self.archive.stage(path, key), inspection
+        reader = registry.get(delivery.product.format)
+        key = archive_key(delivery.parsed)
+        if delivery.size < PARALLEL_INSPECTION_BYTES:
+            inspection = reader.inspect(delivery.path, delivery.product)
+            return self.archive.stage(delivery.path, key), inspection
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage") as pool:
-            staging = pool.submit(self.archive.stage, path, key)
+            staging = pool.submit(self.archive.stage, delivery.path, key)
             try:
-                inspection = reader.inspect(path, product)
+                inspection = reader.inspect(delivery.path, delivery.product)
             except BaseException:
                 with contextlib.suppress(Exception):
                     self.archive.discard(staging.result())
@@ -166,135 +177,49 @@ class Ingestor:
             row = connection.execute(query).first()
         return _Existing(row.id, row.sha256) if row else None
 
-    def _same_or_conflict(
-        self, path: Path, name: str, size: int, product: Product, existing: _Existing
-    ) -> IngestResult:
-        digest = sha256_file(path)
+    def _same_or_conflict(self, delivery: _Delivery, existing: _Existing) -> IngestResult:
+        digest = sha256_file(delivery.path)
         if digest != existing.sha256:
             raise ConflictError(
-                f"{name} is archived already with other content (sha256 {existing.sha256[:12]}…,"
-                f" this file {digest[:12]}…); nothing was overwritten. Deliver a new version."
+                f"{delivery.name} is archived already with other content (sha256"
+                f" {existing.sha256[:12]}…, this file {digest[:12]}…); nothing was"
+                " overwritten. Deliver a new version."
             )
-        return IngestResult(
-            name=name,
-            outcome=Outcome.UNCHANGED,
-            size=size,
-            sha256=digest,
-            mission=product.mission,
-            product=product.id,
-            file_id=existing.id,
-        )
+        return delivery.result(Outcome.UNCHANGED, digest, existing.id)
 
-    def _commit(
-        self,
-        staged: Staged,
-        *,
-        name: str,
-        product: Product,
-        parsed: FileName,
-        inspection: Inspection,
-        start: dt.datetime,
-        stop: dt.datetime | None,
-        source: FileSource,
-    ) -> IngestResult:
+    def _commit(self, delivery: _Delivery, staged: Staged, inspection: Inspection) -> IngestResult:
+        start, stop = coverage(delivery.product, delivery.parsed, inspection)
+        row = _catalog_row(delivery, staged, inspection, start, stop)
         try:
             with self.catalog.transaction() as session:
-                file_id = self._insert(
-                    session,
-                    staged,
-                    name=name,
-                    product=product,
-                    parsed=parsed,
-                    inspection=inspection,
-                    start=start,
-                    stop=stop,
-                    source=source,
-                )
+                file_id = self._insert(session, delivery, row)
                 self.archive.commit(staged)
         except IntegrityError:
             # The unique name decides between concurrent ingests of one name, on every
             # backend: the loser's insert fails here, before its file was renamed.
-            existing = self._lookup_row(name)
+            existing = self._lookup(delivery.name)
+            if existing is None:  # pragma: no cover - the winner rolled back meanwhile
+                raise ConflictError(f"{delivery.name} was being archived; try again") from None
             if existing.sha256 != staged.sha256:
                 raise ConflictError(
-                    f"{name} was archived meanwhile with other content; nothing was overwritten"
+                    f"{delivery.name} was archived meanwhile with other content;"
+                    " nothing was overwritten"
                 ) from None
-            return IngestResult(
-                name=name,
-                outcome=Outcome.UNCHANGED,
-                size=staged.size,
-                sha256=staged.sha256,
-                mission=product.mission,
-                product=product.id,
-                file_id=existing.id,
-            )
-        logger.info("archived %s (%d bytes)", name, staged.size)
-        return IngestResult(
-            name=name,
-            outcome=Outcome.ARCHIVED,
-            size=staged.size,
-            sha256=staged.sha256,
-            mission=product.mission,
-            product=product.id,
-            file_id=file_id,
-        )
+            return delivery.result(Outcome.UNCHANGED, staged.sha256, existing.id)
+        logger.info("archived %s (%d bytes)", delivery.name, staged.size)
+        return delivery.result(Outcome.ARCHIVED, staged.sha256, file_id)
 
-    def _lookup_row(self, name: str) -> _Existing:
-        found = self._lookup(name)
-        if found is None:  # pragma: no cover - the conflicting row was rolled back
-            raise ConflictError(f"{name} was being archived by another process; try again")
-        return found
-
-    def _insert(
-        self,
-        session: Session,
-        staged: Staged,
-        *,
-        name: str,
-        product: Product,
-        parsed: FileName,
-        inspection: Inspection,
-        start: dt.datetime,
-        stop: dt.datetime | None,
-        source: FileSource,
-    ) -> int:
-        """Insert the catalog row and its events; return the row's id.
-
-        Core statements rather than ORM objects: this runs once per file and the unit of
-        work's bookkeeping would cost more than the database does.
-        """
-        version = parsed.version
-        row: dict[str, Any] = {
-            "name": name,
-            "mission": product.mission,
-            "product": product.id,
-            "instrument": product.instrument,
-            "level": product.level,
-            "descriptor": product.descriptor,
-            "partition": parsed.partition,
-            "start": start,
-            "stop": stop,
-            "version": str(version),
-            "version_major": version.major,
-            "version_minor": version.minor,
-            "version_patch": version.patch,
-            "format": product.format,
-            "size": staged.size,
-            "sha256": staged.sha256,
-            "uri": staged.key,
-            "records": inspection.records,
-            "status": FileStatus.ARCHIVED,
-            "source": source,
-            "ingested_at": utcnow(),
-        }
+    def _insert(self, session: Session, delivery: _Delivery, row: dict[str, Any]) -> int:
+        """Insert the catalog row and its events; return the row's id."""
         # One writer per partition at a time: the newest-version decision below must see
         # every committed sibling.
-        partition = f"partition:{product.key}/{parsed.partition}"
+        partition = f"partition:{delivery.product.key}/{delivery.parsed.partition}"
         file_id = self.catalog.insert(session, File, row, lock=partition)
         superseded = self._supersede(session, file_id, row)
-        append_event(self.catalog, session, "file.archived", name, file_payload(row))
+        append_event(self.catalog, session, "file.archived", delivery.name, file_payload(row))
         for old in superseded:
-            append_event(self.catalog, session, "file.superseded", old, {"name": old, "by": name})
+            payload = {"name": old, "by": delivery.name}
+            append_event(self.catalog, session, "file.superseded", old, payload)
         return file_id
 
     def _supersede(self, session: Session, file_id: int, row: dict[str, Any]) -> list[str]:
@@ -326,3 +251,41 @@ class Ingestor:
                 .values(status=FileStatus.SUPERSEDED)
             )
         return [s.name for s in older]
+
+
+def _catalog_row(
+    delivery: _Delivery,
+    staged: Staged,
+    inspection: Inspection,
+    start: dt.datetime,
+    stop: dt.datetime | None,
+) -> dict[str, Any]:
+    """The catalog row of an archived file.
+
+    Plain values, inserted with Core rather than the ORM: this runs once per file, and
+    the unit of work's bookkeeping would cost more than the database does.
+    """
+    product, version = delivery.product, delivery.parsed.version
+    return {
+        "name": delivery.name,
+        "mission": product.mission,
+        "product": product.id,
+        "instrument": product.instrument,
+        "level": product.level,
+        "descriptor": product.descriptor,
+        "partition": delivery.parsed.partition,
+        "start": start,
+        "stop": stop,
+        "version": str(version),
+        "version_major": version.major,
+        "version_minor": version.minor,
+        "version_patch": version.patch,
+        "format": product.format,
+        "size": staged.size,
+        "sha256": staged.sha256,
+        "uri": staged.key,
+        "records": inspection.records,
+        "status": FileStatus.ARCHIVED,
+        "source": delivery.source,
+        "ingested_at": utcnow(),
+    }

@@ -19,10 +19,10 @@ from sqlalchemy import select
 from socstack._exceptions import NotFoundError
 from socstack.api.deps import IngestorDep, RuntimeDep
 from socstack.api.errors import problem
-from socstack.api.schemas import FileList, FileOut, IngestOut
+from socstack.api.schemas import FileList, FileOut
 from socstack.catalog.models import File, FileSource
 from socstack.catalog.queries import FileQuery, find_files
-from socstack.ingest.results import Outcome
+from socstack.ingest.results import IngestResult, Outcome
 from socstack.mission.versions import Version
 from socstack.runtime import Runtime
 
@@ -217,14 +217,14 @@ _OUTCOME_STATUS = {Outcome.ARCHIVED: 201, Outcome.UNCHANGED: 200}
 
 @router.post(
     "",
-    response_model=IngestOut,
+    response_model=IngestResult,
     status_code=201,
     summary="Upload a file",
     responses={
-        200: {"model": IngestOut, "description": "Already archived with the same content"},
-        409: {"model": IngestOut, "description": "Same name, other content: quarantined"},
+        200: {"model": IngestResult, "description": "Already archived with the same content"},
+        409: {"model": IngestResult, "description": "Same name, other content: quarantined"},
         413: {"description": "Larger than SOC_UPLOAD_MAX_BYTES"},
-        422: {"model": IngestOut, "description": "Rejected and quarantined, with the reason"},
+        422: {"model": IngestResult, "description": "Rejected and quarantined, with the reason"},
     },
     openapi_extra={
         "requestBody": {
@@ -279,9 +279,7 @@ async def upload(
             ingestor.ingest, spool, source=FileSource.UPLOAD, name=filename
         )
         status = _OUTCOME_STATUS.get(result.outcome, 409 if result.kind == "conflict" else 422)
-        return JSONResponse(
-            IngestOut(**result.as_dict()).model_dump(mode="json"), status_code=status
-        )
+        return JSONResponse(result.as_dict(), status_code=status)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(spool)
