@@ -154,3 +154,56 @@ def archive_listing(runtime: Runtime) -> dict[str, int]:
     return {
         str(p.relative_to(root)): p.stat().st_size for p in sorted(root.rglob("*")) if p.is_file()
     }
+
+
+# -- a processed archive (L0 to L2 through the real pipeline), shared read-only ---------------
+
+PROCESSED_DAYS = (dt.date(2025, 1, 1), dt.date(2025, 1, 2))
+CHAIN = ("mag_l1a", "mag_l1b", "mag_l2", "pls_l1a", "pls_l1b", "pls_l2", "sw_l2")
+
+
+def explicit_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings that do not depend on the environment (for session-scoped fixtures)."""
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": f"sqlite:///{data_dir / 'catalog.sqlite'}",
+        "archive_url": (data_dir / "archive").as_uri(),
+        "quarantine_url": (data_dir / "quarantine").as_uri(),
+        "missions": [DEMO_MISSION],
+        "incoming_dir": data_dir / "incoming",
+        "log_format": "text",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def build_processed(runtime: Runtime, demo_files: Path, days: tuple[dt.date, ...]) -> None:
+    """Ingest the demo files of ``days`` and run the whole chain for each."""
+    from socstack.catalog.models import FileSource
+    from socstack.pipeline.runner import run_rule
+
+    upgrade(runtime.catalog)
+    mission = runtime.missions.mission("demo")
+    for path in sorted(demo_files.iterdir()):
+        runtime.ingestor.ingest(path, source=FileSource.CLI)
+    for day in days:
+        for rule in CHAIN:
+            run_rule(runtime, mission, mission.rules[rule], day)
+
+
+@pytest.fixture(scope="session")
+def processed_archive(tmp_path_factory: pytest.TempPathFactory, demo_files: Path) -> Path:
+    """A data folder holding two processed demo days (do not modify; copy it first)."""
+    folder = tmp_path_factory.mktemp("processed")
+    runtime = Runtime(explicit_settings(folder))
+    build_processed(runtime, demo_files, PROCESSED_DAYS)
+    runtime.close()
+    return folder
+
+
+@pytest.fixture
+def processed_copy(processed_archive: Path, tmp_path: Path) -> Path:
+    """A private copy of the processed data folder."""
+    target = tmp_path / "processed"
+    shutil.copytree(processed_archive, target)
+    return target

@@ -123,14 +123,15 @@ def up(ctx: click.Context, port: int | None, host: str | None, demo: bool, watch
 
 
 @main.command()
-@click.argument("service", type=click.Choice(["api"]))
+@click.argument("service", type=click.Choice(["api", "hapi"]))
 @click.option("--port", type=click.IntRange(0, 65535), help="Port to serve on [SOC_PORT, 8000].")
 @click.option("--host", help="Interface to bind [SOC_HOST, 127.0.0.1].")
 @click.pass_context
 def serve(ctx: click.Context, service: str, port: int | None, host: str | None) -> None:
     """Serve one web service (as its container does); the catalog must be migrated."""
-    from socstack.api.app import create_app
+    from socstack.api.app import create_app as create_api
     from socstack.catalog.migrate import ensure_current
+    from socstack.hapi.app import create_app as create_hapi
     from socstack.up import serve as run_server
 
     runtime = _runtime(ctx)
@@ -138,7 +139,7 @@ def serve(ctx: click.Context, service: str, port: int | None, host: str | None) 
     ensure_current(runtime.catalog)
     runtime.missions  # noqa: B018 - load now: a bad mission file fails before serving
     bind = host or settings.host
-    apps = {"api": create_app}
+    apps = {"api": create_api, "hapi": create_hapi}
     run_server(
         apps[service](runtime),
         bind,

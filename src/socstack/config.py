@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     )
     upload_max_bytes: int = Field(16 * 2**30, gt=0, description="Largest upload accepted.")
 
+    hapi_contact: str = Field("socstack operators", description="Contact in /hapi/about.")
+    hapi_include_unreleased: bool = Field(
+        False, description="Serve datasets the release policy keeps private (internal servers)."
+    )
+    hapi_gzip_level: int = Field(3, ge=1, le=9, description="gzip level of HAPI responses.")
+
     demo_start: dt.date = Field(dt.date(2025, 1, 1), description="First day `up` simulates.")
     demo_days: int = Field(3, ge=0, description="Days of telemetry `up` simulates if empty.")
 

@@ -1,25 +1,48 @@
 """One ASGI app with every web service at its contract path, on one port.
 
-``/api`` now; ``/hapi`` and ``/viz`` join as they land. ``socstack up`` serves it.
+``/api`` (the data-center API), ``/hapi`` (HAPI 3.3); ``/viz`` joins when it lands.
+Each service keeps its own middleware and error handling: requests are dispatched by
+path prefix, so HAPI's error bodies never leak into the API or the other way round.
+``socstack up`` serves this app; the containers serve each service alone at the same
+paths behind an ingress.
 """
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from socstack.api.app import create_app as create_api_app
+from socstack.hapi.app import create_app as create_hapi_app
 from socstack.runtime import Runtime
 
 __all__ = ["create_web_app"]
 
 
-def create_web_app(runtime: Runtime) -> FastAPI:
-    """The API app, with the other services mounted beside it."""
-    app = create_api_app(runtime)
+class _ByPrefix:
+    """Send each request to the app whose path prefix it starts with."""
 
-    @app.get("/", include_in_schema=False)
+    def __init__(self, default: ASGIApp, prefixed: dict[str, ASGIApp]):
+        self.default = default
+        self.prefixed = prefixed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path: str = scope["path"]
+            for prefix, app in self.prefixed.items():
+                if path == prefix or path.startswith(prefix + "/"):
+                    await app(scope, receive, send)
+                    return
+        await self.default(scope, receive, send)
+
+
+def create_web_app(runtime: Runtime) -> ASGIApp:
+    """The API app at ``/api`` and ``/``, HAPI at ``/hapi``."""
+    api: FastAPI = create_api_app(runtime)
+
+    @api.get("/", include_in_schema=False)
     def _home() -> RedirectResponse:
-        return RedirectResponse("/api/docs")
+        return RedirectResponse("/hapi")
 
-    return app
+    return _ByPrefix(api, {"/hapi": create_hapi_app(runtime)})

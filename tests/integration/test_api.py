@@ -213,5 +213,5 @@ def test_docs_health_and_home(client: TestClient) -> None:
     )
     assert client.get("/api/health").json()["status"] == "ok"
     assert client.get("/api/ready").json() == {"status": "ok"}
-    assert client.get("/", follow_redirects=False).headers["location"] == "/api/docs"
+    assert client.get("/", follow_redirects=False).headers["location"] == "/hapi"
     assert client.get("/api/nothing").status_code == 404

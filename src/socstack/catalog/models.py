@@ -154,6 +154,7 @@ class File(Base):
     ingested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
     code_version: Mapped[str | None] = mapped_column(String(32))
+    quality: Mapped[int | None]
 
     __table_args__ = (
         Index(None, "mission", "product", "partition"),

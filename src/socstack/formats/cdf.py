@@ -1,30 +1,116 @@
-"""NASA Common Data Format files, read with cdflib, carrying ISTP attributes."""
+"""NASA Common Data Format files: read with cdflib, written with ISTP attributes.
+
+Processing functions only compute (they return xarray Datasets); this module writes
+their CDF files, merging the ISTP attributes the mission keeps as YAML (a global file
+and one per product, as IMAP does) with what it knows itself: ``DEPEND_0``, the logical
+file id and source, the version and the parent files (provenance inside the file).
+
+Both directions go through cdflib's record-level API and convert times with
+:mod:`socstack.formats.tt2000`: cdflib's xarray bridge converts times one by one in
+Python, ten times slower than the rest of the write.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import Field
+import yaml
+from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 
 from socstack._exceptions import FormatError
 from socstack.formats.base import Inspection, Reader, ReaderOptions
+from socstack.formats.tt2000 import from_tt2000, to_tt2000
 
 if TYPE_CHECKING:
     import xarray as xr
 
     from socstack.mission.model import Product
 
-__all__ = ["CdfOptions", "CdfReader"]
+__all__ = ["CdfOptions", "CdfReader", "read_variables", "write_cdf"]
+
+RECORD_DIM = "epoch"
+
+# CDF data type codes (CDF User's Guide, section 2.5).
+_CDF_TYPES = {
+    np.dtype("int8"): 1,
+    np.dtype("int16"): 2,
+    np.dtype("int32"): 4,
+    np.dtype("int64"): 8,
+    np.dtype("uint8"): 11,
+    np.dtype("uint16"): 12,
+    np.dtype("uint32"): 14,
+    np.dtype("float32"): 44,
+    np.dtype("float64"): 45,
+}
+_TT2000, _CHAR = 33, 51
+_TYPE_NAMES = {
+    1: "CDF_INT1",
+    2: "CDF_INT2",
+    4: "CDF_INT4",
+    8: "CDF_INT8",
+    11: "CDF_UINT1",
+    12: "CDF_UINT2",
+    14: "CDF_UINT4",
+    44: "CDF_FLOAT",
+    45: "CDF_DOUBLE",
+    33: "CDF_TIME_TT2000",
+    51: "CDF_CHAR",
+}
+# Attributes whose values take the variable's own data type.
+_TYPED_ATTRIBUTES = {"FILLVAL", "VALIDMIN", "VALIDMAX", "SCALEMIN", "SCALEMAX"}
 
 
 class CdfOptions(ReaderOptions):
     """Options of a ``cdf`` product."""
 
-    time_variable: str = "epoch"
+    time_variable: str = RECORD_DIM
     variables: list[str] = Field(default_factory=list, description="Variables the file must hold.")
+    attributes: list[str] = Field(
+        default_factory=list,
+        description="YAML files (relative to the mission) of ISTP attributes: global, variables.",
+    )
+
+    _global: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _variables: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _load_attributes(self, info: ValidationInfo) -> CdfOptions:
+        mission_dir = Path((info.context or {}).get("mission_dir", "."))
+        for name in self.attributes:
+            path = (mission_dir / name).resolve()
+            if not path.is_file():
+                raise ValueError(f"attributes: no such file {path}")
+            loaded = _load_attribute_file(path, path.stat().st_mtime_ns)
+            self._global.update(loaded.get("global") or {})
+            for variable, attrs in (loaded.get("variables") or {}).items():
+                self._variables.setdefault(variable, {}).update(attrs or {})
+        return self
+
+    @property
+    def global_attributes(self) -> dict[str, Any]:
+        """ISTP global attributes from the product's attribute files."""
+        return dict(self._global)
+
+    @property
+    def variable_attributes(self) -> dict[str, dict[str, Any]]:
+        """ISTP variable attributes from the product's attribute files, by variable."""
+        return {k: dict(v) for k, v in self._variables.items()}
+
+
+@lru_cache(maxsize=128)
+def _load_attribute_file(path: Path, mtime_ns: int) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"attributes: {path.name} is not valid YAML: {exc}") from exc
+    if not isinstance(loaded, dict) or set(loaded) - {"global", "variables"}:
+        raise ValueError(f"attributes: {path.name} must map 'global' and 'variables'")
+    return loaded
 
 
 def _open(path: Path):
@@ -36,18 +122,35 @@ def _open(path: Path):
         raise FormatError(f"does not open as CDF: {exc}") from exc
 
 
-def _to_utc(values: np.ndarray) -> list[dt.datetime]:
-    import cdflib
+def _utc(value: np.datetime64) -> dt.datetime:
+    return dt.datetime.fromtimestamp(
+        int(value.astype("datetime64[ns]").astype(np.int64)) / 1e9, dt.UTC
+    )
 
-    times = cdflib.cdfepoch.to_datetime(values)
-    return [
-        dt.datetime.fromtimestamp(t.astype("datetime64[ns]").astype(np.int64) / 1e9, dt.UTC)
-        for t in (times.min(), times.max())
-    ]
+
+def _decode(cdf: Any, name: str) -> np.ndarray:
+    values = np.asarray(cdf.varget(name))
+    if cdf.varinq(name).Data_Type == _TT2000:
+        return from_tt2000(values)
+    return values
+
+
+def read_variables(path: Path, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """The named variables of a CDF file as numpy arrays (times as datetime64[ns])."""
+    cdf = _open(path)
+    out = {}
+    try:
+        for name in names:
+            out[name] = _decode(cdf, name)
+    except FormatError:
+        raise
+    except Exception as exc:  # a missing variable or a damaged record
+        raise FormatError(f"cannot read {path.name}: {exc}") from exc
+    return out
 
 
 class CdfReader(Reader):
-    """Reader of CDF files with a time variable (CDF_TIME_TT2000 or CDF_EPOCH)."""
+    """Reader of CDF files with a record time variable (CDF_TIME_TT2000)."""
 
     name = "cdf"
     options_model = CdfOptions
@@ -64,25 +167,149 @@ class CdfReader(Reader):
             missing = [v for v in (options.time_variable, *options.variables) if v not in names]
             if missing:
                 raise FormatError(f"lacks variable(s) {', '.join(missing)}")
-            epochs = np.atleast_1d(cdf.varget(options.time_variable))
+            epochs = np.atleast_1d(_decode(cdf, options.time_variable))
         except FormatError:
             raise
         except Exception as exc:
             raise FormatError(f"unreadable CDF content: {exc}") from exc
-        if epochs.size == 0:
+        valid = epochs[~np.isnat(epochs)] if np.issubdtype(epochs.dtype, np.datetime64) else epochs
+        if valid.size == 0:
             return Inspection(records=0)
-        start, stop = _to_utc(epochs)
-        return Inspection(records=int(epochs.size), start=start, stop=stop)
+        if not np.issubdtype(valid.dtype, np.datetime64):
+            raise FormatError(f"time variable {options.time_variable} is not CDF_TIME_TT2000")
+        return Inspection(records=int(epochs.size), start=_utc(valid.min()), stop=_utc(valid.max()))
 
     def read(self, path: Path, product: Product) -> xr.Dataset:
-        """The whole file as a Dataset; the time variable becomes ``epoch``."""
-        from cdflib.xarray import cdf_to_xarray
+        """The whole file as a Dataset; the time variable becomes the ``epoch`` dimension."""
+        import xarray as xr
 
         options: CdfOptions = product.format_options
+        cdf = _open(path)
         try:
-            dataset = cdf_to_xarray(str(path), to_datetime=True)
+            names = list(cdf.cdf_info().zVariables)
+            variables: dict[str, Any] = {}
+            for name in names:
+                inquiry = cdf.varinq(name)
+                values = _decode(cdf, name)
+                target = RECORD_DIM if name == options.time_variable else name
+                if name == options.time_variable:
+                    dims: tuple[str, ...] = (RECORD_DIM,)
+                elif inquiry.Rec_Vary:
+                    dims = (RECORD_DIM, *(f"{name}_dim{i}" for i in range(1, values.ndim)))
+                else:
+                    dims = tuple(f"{name}_dim{i}" for i in range(values.ndim))
+                attrs = dict(cdf.varattsget(name))
+                variables[target] = xr.Variable(dims, values, attrs)
+        except FormatError:
+            raise
         except Exception as exc:
-            raise FormatError(f"does not open as CDF: {exc}") from exc
-        if options.time_variable != "epoch" and options.time_variable in dataset:
-            dataset = dataset.rename({options.time_variable: "epoch"})
-        return dataset
+            raise FormatError(f"cannot read {path.name}: {exc}") from exc
+        return xr.Dataset(
+            {k: v for k, v in variables.items() if k != RECORD_DIM},
+            coords={RECORD_DIM: variables[RECORD_DIM]} if RECORD_DIM in variables else None,
+            attrs=dict(cdf.globalattsget()),
+        )
+
+
+def _cdf_type(values: np.ndarray) -> tuple[int, int]:
+    """(CDF data type, number of elements) for an array."""
+    if np.issubdtype(values.dtype, np.datetime64):
+        return _TT2000, 1
+    if values.dtype.kind in "US":
+        return _CHAR, max(1, int(np.char.str_len(values.astype(str)).max(initial=1)))
+    if values.dtype == np.bool_:
+        return _CDF_TYPES[np.dtype("uint8")], 1
+    try:
+        return _CDF_TYPES[values.dtype], 1
+    except KeyError:
+        raise TypeError(f"no CDF type for numpy {values.dtype}") from None
+
+
+def _attribute(value: Any, cdf_type: int) -> Any:
+    if cdf_type == _TT2000 and isinstance(value, float) and np.isnan(value):
+        value = np.datetime64("NaT")  # YAML's .nan: the TT2000 fill value
+    if isinstance(value, np.datetime64 | dt.datetime | dt.date) and cdf_type == _TT2000:
+        return [int(to_tt2000(np.asarray([value], dtype="datetime64[ns]"))[0]), "CDF_TIME_TT2000"]
+    if cdf_type in (_CHAR,) or isinstance(value, str):
+        return str(value)
+    return [value, _TYPE_NAMES[cdf_type]]
+
+
+def write_cdf(
+    dataset: xr.Dataset,
+    path: Path,
+    *,
+    global_attributes: Mapping[str, Any] | None = None,
+    variable_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Write ``dataset`` as an uncompressed row-major CDF (fast to read, as HAPI does).
+
+    Variables whose first dimension is ``epoch`` vary by record; others (energy tables,
+    labels) do not. Attributes given here override the Dataset's own; ``DEPEND_0`` and
+    ``DEPEND_1`` are added from the dimensions when they name a variable of the file.
+    """
+    from cdflib import cdfwrite
+
+    path.unlink(missing_ok=True)
+    writer = cdfwrite.CDF(str(path), cdf_spec={"Compressed": 0, "Majority": "row_major"})
+    try:
+        merged_global = {**dataset.attrs, **(global_attributes or {})}
+        writer.write_globalattrs(
+            {
+                key: dict(enumerate(value)) if isinstance(value, list) else {0: value}
+                for key, value in merged_global.items()
+            }
+        )
+        names = [RECORD_DIM] if RECORD_DIM in dataset.variables else []
+        names += [n for n in dataset.variables if n != RECORD_DIM]
+        for name in names:
+            _write_variable(
+                writer, dataset, str(name), (variable_attributes or {}).get(str(name), {})
+            )
+    finally:
+        writer.close()
+
+
+def _write_variable(
+    writer: Any,
+    dataset: xr.Dataset,
+    name: str,
+    extra: Mapping[str, Any],
+) -> None:
+    variable = dataset.variables[name]
+    values = np.asarray(variable.values)
+    cdf_type, elements = _cdf_type(values)
+    record_varying = bool(variable.dims) and variable.dims[0] == RECORD_DIM
+    shape = values.shape[1:] if record_varying else values.shape
+    attrs: dict[str, Any] = dict(variable.attrs)
+    if record_varying and name != RECORD_DIM:
+        attrs.setdefault("DEPEND_0", RECORD_DIM)
+    for axis, dim in enumerate(variable.dims[1:] if record_varying else (), start=1):
+        if dim in dataset.variables and dim != name:
+            attrs.setdefault(f"DEPEND_{axis}", str(dim))
+    attrs.update(extra)
+    if cdf_type == _TT2000:
+        data: Any = to_tt2000(values)
+    elif cdf_type == _CHAR:
+        data = values.astype(str)
+    elif values.dtype == np.bool_:
+        data = values.astype(np.uint8)
+    else:
+        data = values
+    spec = {
+        "Variable": name,
+        "Data_Type": cdf_type,
+        "Num_Elements": elements,
+        "Rec_Vary": record_varying,
+        "Dim_Sizes": list(shape),
+        "Compress": 0,  # cdflib gzips each variable unless told not to; reads cost 3x more
+    }
+    typed = {
+        key: (_attribute(value, cdf_type) if key in _TYPED_ATTRIBUTES else _attribute(value, _CHAR))
+        for key, value in attrs.items()
+        if value is not None
+    }
+    if record_varying and len(values) == 0:
+        writer.write_var(spec, var_attrs=typed)
+    else:
+        writer.write_var(spec, var_attrs=typed, var_data=data)

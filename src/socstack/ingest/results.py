@@ -16,6 +16,16 @@ class Outcome(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class Lineage:
+    """Where a pipeline output came from: recorded with it, in the same transaction."""
+
+    inputs: tuple[int, ...]
+    code_version: str
+    quality: int
+    job_id: int | None = None
+
+
+@dataclass(frozen=True)
 class IngestResult:
     """One file's outcome; quarantined results carry the reason."""
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,11 +35,11 @@ from socstack.archive.layout import archive_key
 from socstack.archive.store import Staged, Store
 from socstack.catalog.db import Catalog
 from socstack.catalog.events import append_event, file_payload
-from socstack.catalog.models import File, FileSource, FileStatus, utcnow
+from socstack.catalog.models import File, FileSource, FileStatus, Provenance, utcnow
 from socstack.formats import registry
 from socstack.formats.base import Inspection
 from socstack.ingest.quarantine import Quarantine
-from socstack.ingest.results import IngestResult, Outcome
+from socstack.ingest.results import IngestResult, Lineage, Outcome
 from socstack.mission.loader import MissionRegistry
 from socstack.mission.model import Product
 from socstack.mission.patterns import FileName
@@ -72,6 +72,7 @@ class _Delivery:
     source: FileSource
     product: Product
     parsed: FileName
+    lineage: Lineage | None = None
 
     def result(self, outcome: Outcome, sha256: str, file_id: int) -> IngestResult:
         return IngestResult(
@@ -123,8 +124,18 @@ class Ingestor:
         self.missions = missions
         self.quarantine = Quarantine(catalog, quarantine)
 
-    def ingest(self, path: Path, *, source: FileSource, name: str | None = None) -> IngestResult:
+    def ingest(
+        self,
+        path: Path,
+        *,
+        source: FileSource,
+        name: str | None = None,
+        lineage: Lineage | None = None,
+    ) -> IngestResult:
         """Ingest one local file; ``name`` overrides the file's own (uploads).
+
+        Pipeline outputs pass their ``lineage``: the producing job, the code version and
+        the input files, stored with the file as its provenance.
 
         Never raises for a bad file (the result says quarantined and why); raises
         ``StorageError`` or ``CatalogError`` when the archive or catalog is unavailable,
@@ -134,7 +145,8 @@ class Ingestor:
         product: Product | None = None
         try:
             product, parsed = self.missions.parse_name(name)
-            delivery = _Delivery(path, name, path.stat().st_size, source, product, parsed)
+            size = path.stat().st_size
+            delivery = _Delivery(path, name, size, source, product, parsed, lineage)
             if delivery.size == 0:
                 raise FormatError("empty file")
             existing = self._lookup(name)
@@ -215,6 +227,14 @@ class Ingestor:
         # every committed sibling.
         partition = f"partition:{delivery.product.key}/{delivery.parsed.partition}"
         file_id = self.catalog.insert(session, File, row, lock=partition)
+        if delivery.lineage is not None and delivery.lineage.inputs:
+            session.execute(
+                insert(Provenance),
+                [
+                    {"output_id": file_id, "input_id": i}
+                    for i in sorted(set(delivery.lineage.inputs))
+                ],
+            )
         superseded = self._supersede(session, file_id, row)
         append_event(self.catalog, session, "file.archived", delivery.name, file_payload(row))
         for old in superseded:
@@ -288,4 +308,7 @@ def _catalog_row(
         "status": FileStatus.ARCHIVED,
         "source": delivery.source,
         "ingested_at": utcnow(),
+        "job_id": delivery.lineage.job_id if delivery.lineage else None,
+        "code_version": delivery.lineage.code_version if delivery.lineage else None,
+        "quality": delivery.lineage.quality if delivery.lineage else None,
     }

@@ -152,19 +152,34 @@ class Product(StrictModel):
 
 
 class Bins(StrictModel):
-    """Bins of one dimension of a HAPI array parameter (HAPI 3.3 section 3.6.14)."""
+    """Bins of one dimension of a HAPI array parameter (HAPI 3.3 section 3.6.13).
+
+    Values come from the YAML (``centers``, ``ranges``), from a support variable of the
+    product's files (``centers_variable``; ``ranges_variables`` for the lower and upper
+    edges), or, for time-varying bins, name another parameter of the dataset (HAPI's own
+    form: ``centers: ParameterName``).
+    """
 
     name: str
     units: str | None = None
     label: str | None = None
     description: str = ""
-    centers: list[float | None] | str | None = None
-    ranges: list[list[float | None]] | str | None = None
+    centers: list[float] | str | None = None
+    ranges: list[list[float]] | str | None = None
+    centers_variable: str | None = None
+    ranges_variables: list[str] | None = Field(None, min_length=2, max_length=2)
 
     @model_validator(mode="after")
     def _has_values(self) -> Bins:
-        if self.centers is None and self.ranges is None:
-            raise ValueError(f"bins {self.name!r}: give centers, ranges or both")
+        given = [self.centers, self.ranges, self.centers_variable, self.ranges_variables]
+        if all(v is None for v in given):
+            raise ValueError(
+                f"bins {self.name!r}: give centers or ranges (values, a variable or a parameter)"
+            )
+        if self.centers is not None and self.centers_variable is not None:
+            raise ValueError(f"bins {self.name!r}: give centers or centers_variable, not both")
+        if self.ranges is not None and self.ranges_variables is not None:
+            raise ValueError(f"bins {self.name!r}: give ranges or ranges_variables, not both")
         if isinstance(self.ranges, list) and any(len(r) != 2 for r in self.ranges):
             raise ValueError(f"bins {self.name!r}: every range has two values [min, max]")
         return self
@@ -183,6 +198,8 @@ class Parameter(StrictModel):
     label: str | list[str] | None = None
     description: str = ""
     bins: list[Bins] | None = None
+    vector_components: list[str] | str | None = None
+    coordinate_system: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict, description="x_ keys of our own")
 
     @field_validator("fill", mode="before")
@@ -211,6 +228,10 @@ class Parameter(StrictModel):
                             f"parameter {self.name!r}: bins[{dim}].{what} has {len(values)}"
                             f" values but size[{dim}] is {n}"
                         )
+        if isinstance(self.vector_components, list) and (
+            not self.size or len(self.size) != 1 or self.size[0] != len(self.vector_components)
+        ):
+            raise ValueError(f"parameter {self.name!r}: vector_components must match size [n]")
         for key in self.extra:
             if not re.match(r"^[A-Za-z][A-Za-z0-9_]*$", key):
                 raise ValueError(f"parameter {self.name!r}: bad extra key {key!r}")
@@ -220,11 +241,12 @@ class Parameter(StrictModel):
 class Dataset(StrictModel):
     """A HAPI dataset served from one product's files."""
 
-    id: str
+    id: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{1,63}$")]
     product: str
-    title: str = ""
+    title: str = Field("", max_length=120)
     description: str = ""
     time_variable: str = "epoch"
+    time_digits: int = Field(3, ge=0, le=9, description="Fractional digits of output times.")
     cadence: str | None = None
     max_request_duration: str | None = None
     resource_url: str | None = None
@@ -392,6 +414,8 @@ class Mission(StrictModel):
         for did, dataset in self.datasets.items():
             if dataset.product not in self.products:
                 errors.append(f"datasets.{did}.product: unknown product {dataset.product!r}")
+            elif self.products[dataset.product].partition != "daily":
+                errors.append(f"datasets.{did}.product: HAPI datasets need a daily product")
         errors.extend(self._check_rules())
         if errors:
             raise ValueError("; ".join(errors))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from demo_mission.mag.instrument import VECTORS_PER_PACKET as MAG_VECTORS_PER_PACKET
+from demo_mission.mag.instrument import resolution as mag_resolution
+
 MAG_APID = 1040
 PLS_APID = 1120
-MAG_VECTORS_PER_PACKET = 60
 
 _PRIMARY = [("word0", ">u2"), ("word1", ">u2"), ("length", ">u2")]
 _SECONDARY = [("coarse", ">u4"), ("fine", ">u2")]
@@ -45,11 +47,6 @@ PLS_DTYPE = np.dtype(
 DENSITY_SCALE = 0.01  # cm^-3 per count
 VELOCITY_SCALE = 0.1  # km/s per count
 TEMPERATURE_SCALE = 100.0  # K per count
-
-
-def mag_resolution(range_index: np.ndarray | int) -> np.ndarray:
-    """NT per count in range ``k``: full scale 128 * 4^k nT over 32768 counts."""
-    return 128.0 * 4.0 ** np.asarray(range_index) / 32768.0
 
 
 def _header(packets: np.ndarray, apid: int, sequence: np.ndarray, times: np.ndarray) -> None:

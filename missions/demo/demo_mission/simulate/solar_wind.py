@@ -244,9 +244,11 @@ class SolarWindModel:
         return PlasmaState(t, density, velocity, temperature, field)
 
 
-def energy_table(steps: int = 32, low: float = 10.0, high: float = 20_000.0) -> np.ndarray:
+def energy_table() -> np.ndarray:
     """Energy-per-charge steps of the plasma analyzer (eV/q), log-spaced, ascending."""
-    return np.geomspace(low, high, steps)
+    from demo_mission.pls.instrument import ENERGIES
+
+    return ENERGIES.copy()
 
 
 def _omni_maxwellian(speed: np.ndarray, drift: np.ndarray, thermal: np.ndarray) -> np.ndarray:

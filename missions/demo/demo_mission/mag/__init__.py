@@ -1,0 +1,1 @@
+"""Fluxgate magnetometer: one module per processing level."""

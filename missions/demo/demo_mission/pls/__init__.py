@@ -1,0 +1,1 @@
+"""Plasma analyzer: one module per processing level."""

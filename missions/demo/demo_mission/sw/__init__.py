@@ -1,0 +1,1 @@
+"""Solar-wind parameters that need both instruments."""

@@ -1,0 +1,584 @@
+"""The HAPI 3.3 server over a real processed archive: every status, time form and format."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import gzip
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from socstack.formats.cdf import read_variables
+from socstack.hapi.app import create_app
+from socstack.hapi.times import format_times, parse_time
+from socstack.runtime import Runtime
+from tests.conftest import explicit_settings
+
+MAG = "demo_mag_l2_1s"
+PLS = "demo_pls_l2"
+DATASETS = ("demo_mag_l2_1s", "demo_mag_l1b", "demo_pls_l2", "demo_pls_l1b", "demo_sw_l2")
+SPAN = "start=2025-01-01T00:00:00Z&stop=2025-01-01T00:10:00Z"
+
+
+def client_for(folder: Path, **overrides: object) -> TestClient:
+    runtime = Runtime(explicit_settings(folder, **overrides))
+    return TestClient(create_app(runtime), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def client(processed_archive: Path) -> Iterator[TestClient]:
+    with client_for(processed_archive) as test_client:
+        yield test_client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """uvicorn in a thread, for clients that need real HTTP (hapiclient, aborted streams)."""
+
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        app = create_app(Runtime(explicit_settings(folder)))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, port=self.port, log_config=None, lifespan="off")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        return f"http://127.0.0.1:{self.port}/hapi"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live(processed_archive: Path) -> Iterator[str]:
+    with LiveServer(processed_archive) as url:
+        yield url
+
+
+def status_of(response: httpx.Response) -> tuple[int, int]:
+    assert response.headers["content-type"].startswith("application/json"), response.text
+    body = response.json()
+    assert set(body) == {"HAPI", "status"} and body["HAPI"] == "3.3", body
+    return response.status_code, body["status"]["code"]
+
+
+# -- metadata ---------------------------------------------------------------------------------
+
+
+def test_catalog_lists_every_public_dataset(client: TestClient) -> None:
+    body = client.get("/hapi/catalog").json()
+    assert [e["id"] for e in body["catalog"]] == list(DATASETS)
+    assert all(len(e["title"]) <= 40 for e in body["catalog"])
+    deep = client.get("/hapi/catalog?depth=all").json()
+    for entry in deep["catalog"]:
+        info = client.get(f"/hapi/info?dataset={entry['id']}").json()
+        assert entry["info"] == {k: v for k, v in info.items() if k not in ("HAPI", "status")}
+
+
+def test_info_describes_the_archive(client: TestClient) -> None:
+    info = client.get(f"/hapi/info?dataset={PLS}").json()
+    assert (info["startDate"], info["stopDate"]) == ("2025-01-01T00:00:00Z", "2025-01-03T00:00:00Z")
+    assert info["cadence"] == "PT4S"
+    assert info["maxRequestDuration"] == "P366D"
+    assert info["parameters"][0] == {
+        "name": "Time",
+        "type": "isotime",
+        "units": "UTC",
+        "fill": None,
+        "length": 24,
+        "description": "Start of the sample interval",
+    }
+    eflux = next(p for p in info["parameters"] if p["name"] == "eflux")
+    assert (
+        eflux["size"] == [32]
+        and eflux["units"] == "eV/(cm^2 s sr eV)"
+        and eflux["fill"] == "-1e+31"
+    )
+    bins = eflux["bins"][0]
+    assert len(bins["centers"]) == 32 and len(bins["ranges"]) == 32
+    assert 9.9 < bins["centers"][0] < 10.1 and bins["ranges"][0][0] < 10 < bins["ranges"][0][1]
+    quality = next(p for p in info["parameters"] if p["name"] == "quality")
+    assert (quality["type"], quality["fill"]) == ("integer", "-2147483648")
+    velocity = next(p for p in info["parameters"] if p["name"] == "V_GSE")
+    assert (
+        velocity["vectorComponents"] == ["x", "y", "z"]
+        and velocity["coordinateSystemName"] == "GSE"
+    )
+    assert info["x_socstack"]["product"] == "pls_l2" and info["x_socstack"]["files"] == 2
+    assert "rule pls_l2" in info["provenance"]
+    assert info["additionalMetadata"]["name"] == "ISTP"
+    subset = client.get(f"/hapi/info?dataset={PLS}&parameters=speed").json()
+    assert [p["name"] for p in subset["parameters"]] == ["Time", "speed"]
+    assert {k: v for k, v in subset.items() if k != "parameters"} == {
+        k: v for k, v in info.items() if k != "parameters"
+    }
+
+
+def test_about_capabilities_and_landing(client: TestClient) -> None:
+    assert client.get("/hapi/capabilities").json()["outputFormats"] == ["csv", "binary", "json"]
+    about = client.get("/hapi/about").json()
+    assert about["HAPI"] == "3.3" and about["id"] == "socstack"
+    page = client.get("/hapi")
+    assert page.headers["content-type"].startswith("text/html")
+    for dataset in DATASETS:
+        assert f"<code>{dataset}</code>" in page.text
+
+
+# -- statuses ---------------------------------------------------------------------------------
+
+STATUS_CASES = [
+    ("/hapi/nothing", 400, 1400),
+    ("/hapi/x_custom", 400, 1400),
+    (f"/hapi/data?{SPAN}", 400, 1400),
+    (f"/hapi/data?dataset={MAG}&stop=2025-01-02", 400, 1400),
+    (f"/hapi/data?dataset={MAG}&start=2025-01-01", 400, 1400),
+    (f"/hapi/data?dataset={MAG}&id={MAG}&{SPAN}", 400, 1400),
+    (f"/hapi/info?dataset={MAG}&dataset={MAG}", 400, 1400),
+    (f"/hapi/info?dataset={MAG}&color=red", 400, 1401),
+    ("/hapi/capabilities?x=1", 400, 1401),
+    ("/hapi/catalog?dataset=x", 400, 1401),
+    (f"/hapi/data?dataset={MAG}&start=2025-01-01&stop=2025-01-02&time=1", 400, 1401),
+    (f"/hapi/data?dataset={MAG}&start=yesterday&stop=2025-01-02", 400, 1402),
+    (f"/hapi/data?dataset={MAG}&start=2025-02-30&stop=2025-03-02", 400, 1402),
+    (f"/hapi/data?dataset={MAG}&start=2025-01-01&stop=2025-01-01T25:00", 400, 1403),
+    (f"/hapi/data?dataset={MAG}&start=2025-01-02&stop=2025-01-02", 400, 1404),
+    (f"/hapi/data?dataset={MAG}&start=2025-01-02&stop=2025-01-01", 400, 1404),
+    (f"/hapi/data?dataset={MAG}&start=2024-12-31&stop=2025-01-02", 400, 1405),
+    (f"/hapi/data?dataset={MAG}&start=2025-01-01&stop=2025-01-04", 400, 1405),
+    ("/hapi/info?dataset=nothing_here", 404, 1406),
+    (f"/hapi/data?dataset=nothing_here&{SPAN}", 404, 1406),
+    (f"/hapi/info?dataset={MAG}&parameters=Bz", 404, 1407),
+    (f"/hapi/data?dataset={MAG}&parameters=B_GSE,nope&{SPAN}", 404, 1407),
+    (f"/hapi/data?dataset={MAG}&{SPAN}&format=xml", 400, 1409),
+    (f"/hapi/data?dataset={MAG}&{SPAN}&include=everything", 400, 1410),
+    (f"/hapi/data?dataset={MAG}&{SPAN}&parameters=B_mag,B_GSE", 400, 1411),
+    (f"/hapi/data?dataset={MAG}&{SPAN}&parameters=B_GSE,B_GSE", 400, 1411),
+    (f"/hapi/info?dataset={MAG}&parameters=B_GSE,Time", 400, 1411),
+    ("/hapi/catalog?resolve_references=maybe", 400, 1412),
+    (f"/hapi/info?dataset={MAG}&resolve_references=1", 400, 1412),
+    ("/hapi/catalog?depth=deep", 400, 1413),
+]
+
+
+@pytest.mark.parametrize(
+    ("url", "http", "code"), STATUS_CASES, ids=[f"{c[2]}-{c[0][6:40]}" for c in STATUS_CASES]
+)
+def test_status_codes(client: TestClient, url: str, http: int, code: int) -> None:
+    response = client.get(url)
+    assert status_of(response) == (http, code)
+    message = response.json()["status"]["message"]
+    assert message.startswith(f"HAPI error {code}: ")
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_too_long_a_request_is_1408(processed_archive: Path) -> None:
+    from socstack.hapi.source import ArchiveSource
+
+    runtime = Runtime(explicit_settings(processed_archive))
+    source = ArchiveSource(runtime)
+    dataset = source.dataset(MAG)
+    assert dataset is not None
+    dataset.config.max_request_duration = "PT1H"
+    with TestClient(create_app(runtime, source)) as local:
+        response = local.get(f"/hapi/data?dataset={MAG}&start=2025-01-01&stop=2025-01-01T01:00:01Z")
+        assert status_of(response) == (400, 1408)
+        assert "PT1H" in response.json()["status"]["message"]
+        assert (
+            local.get(
+                f"/hapi/data?dataset={MAG}&start=2025-01-01&stop=2025-01-01T01:00:00Z"
+            ).status_code
+            == 200
+        )
+
+
+def test_messages_never_echo_raw_input(client: TestClient) -> None:
+    response = client.get("/hapi/info?dataset=%3Cscript%3Ealert(1)%3C/script%3E")
+    assert status_of(response) == (404, 1406)
+    assert "<script>" not in response.text
+    response = client.get("/hapi/%3Cimg%20src=x%3E")
+    assert "<img" not in response.text and response.headers["content-type"] == "application/json"
+
+
+def test_a_broken_file_is_1500_before_streaming_and_an_abort_after(processed_copy: Path) -> None:
+    day2 = next((processed_copy / "archive/demo/mag/l2/2025/01").glob("*20250102*"))
+    day2.write_bytes(day2.read_bytes()[:5000])
+    with client_for(processed_copy) as local:
+        response = local.get(f"/hapi/data?dataset={MAG}&start=2025-01-02&stop=2025-01-02T01:00Z")
+        assert status_of(response) == (500, 1500)
+        assert "Traceback" not in response.text
+    with LiveServer(processed_copy) as url, httpx.Client() as http:
+        query = f"{url}/data?dataset={MAG}&start=2025-01-01T23:00Z&stop=2025-01-02T01:00Z"
+        with http.stream("GET", query) as stream:
+            assert stream.status_code == 200, "the first day streams before the second fails"
+            with pytest.raises(httpx.HTTPError):
+                _drain(stream)
+
+
+def _drain(stream: httpx.Response) -> int:
+    return sum(len(chunk) for chunk in stream.iter_bytes())
+
+
+# -- times and names --------------------------------------------------------------------------
+
+TIME_FORMS = [
+    ("2025-01-01T00:00:00.000Z", "2025-01-01T00:10:00.000Z"),
+    ("2025-01-01T00:00:00Z", "2025-01-01T00:10:00Z"),
+    ("2025-01-01T00:00:00", "2025-01-01T00:10"),
+    ("2025-01-01T00:00Z", "2025-01-01T00:10Z"),
+    ("2025-01-01T00Z", "2025-01-01T00:10:00.000000000Z"),
+    ("2025-01-01Z", "2025-001T00:10Z"),
+    ("2025-01-01", "2025-001T00:10:00.000Z"),
+    ("2025Z", "2025-01-01T00:10:00"),
+    ("2025-001", "2025-001T00:10"),
+    ("2025-01Z", "2025-001T00:10:00.0Z"),
+    ("2024-366T24:00:00Z", "2025-01-01T00:10:00Z"),
+    ("2024-12-31T24:00:00.000Z", "2025-01-01T00:10:00Z"),
+]
+
+
+@pytest.mark.parametrize(("start", "stop"), TIME_FORMS)
+def test_every_time_form_gives_the_same_bytes(client: TestClient, start: str, stop: str) -> None:
+    expected = client.get(
+        f"/hapi/data?dataset={MAG}&start=2025-01-01T00:00:00Z&stop=2025-01-01T00:10:00Z"
+    )
+    response = client.get(f"/hapi/data?dataset={MAG}&start={start}&stop={stop}")
+    assert response.status_code == 200, response.text
+    assert response.content == expected.content
+    lines = response.text.splitlines()
+    assert len(lines) == 600
+    assert lines[0].startswith("2025-01-01T00:00:00.000Z,") and lines[-1].startswith(
+        "2025-01-01T00:09:59.000Z,"
+    )
+
+
+def test_nanosecond_bounds_are_start_inclusive_stop_exclusive(client: TestClient) -> None:
+    one = client.get(
+        f"/hapi/data?dataset={MAG}&start=2025-01-01T00:00:00.999999999Z&stop=2025-01-01T00:00:02.000000001Z"
+    )
+    assert [line[:24] for line in one.text.splitlines()] == [
+        "2025-01-01T00:00:01.000Z",
+        "2025-01-01T00:00:02.000Z",
+    ]
+
+
+def test_old_and_new_parameter_names_are_the_same(client: TestClient) -> None:
+    new = client.get(
+        f"/hapi/data?dataset={PLS}&start=2025-01-01T00:00Z&stop=2025-01-01T00:05Z&parameters=speed"
+    )
+    old = client.get(
+        f"/hapi/data?id={PLS}&time.min=2025-01-01T00:00Z&time.max=2025-01-01T00:05Z&parameters=speed"
+    )
+    assert new.status_code == old.status_code == 200
+    assert new.content == old.content and len(new.text.splitlines()) == 75
+    assert (
+        client.get(f"/hapi/info?id={PLS}").json() == client.get(f"/hapi/info?dataset={PLS}").json()
+    )
+
+
+def test_parameters_select_columns_in_order(client: TestClient) -> None:
+    every = client.get(f"/hapi/data?dataset={MAG}&{SPAN}").text.splitlines()
+    empty = client.get(f"/hapi/data?dataset={MAG}&{SPAN}&parameters=").text.splitlines()
+    assert every == empty and len(every[0].split(",")) == 5
+    only_b = client.get(f"/hapi/data?dataset={MAG}&{SPAN}&parameters=Time,B_GSE").text.splitlines()
+    assert [row.split(",")[:4] for row in every] == [row.split(",") for row in only_b]
+    only_time = client.get(f"/hapi/data?dataset={MAG}&{SPAN}&parameters=Time").text.splitlines()
+    assert only_time == [row.split(",")[0] for row in every]
+
+
+# -- formats ----------------------------------------------------------------------------------
+
+
+def _archived(folder: Path, product: str, variables: list[str]) -> dict[str, np.ndarray]:
+    files = sorted((folder / "archive/demo").glob(f"*/*/2025/01/demo_{product}_*.cdf"))
+    parts = [read_variables(f, ["epoch", *variables]) for f in files]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def test_binary_and_csv_carry_the_same_values(client: TestClient, processed_archive: Path) -> None:
+    url = f"/hapi/data?dataset={PLS}&start=2025-01-01T23:00Z&stop=2025-01-02T01:00Z"
+    csv_rows = client.get(url).text.splitlines()
+    binary = client.get(url + "&format=binary")
+    assert binary.headers["content-type"] == "application/octet-stream"
+    record = np.dtype(
+        [
+            ("t", "S24"),
+            ("n", "<f8"),
+            ("v", "<f8", (3,)),
+            ("s", "<f8"),
+            ("T", "<f8"),
+            ("e", "<f8", (32,)),
+            ("q", "<i4"),
+        ]
+    )
+    decoded = np.frombuffer(binary.content, dtype=record)
+    assert len(decoded) == len(csv_rows) == 1800
+    for row, rec in zip(csv_rows[::97], decoded[::97], strict=True):
+        fields = row.split(",")
+        assert fields[0] == rec["t"].decode()
+        values = [rec["n"], *rec["v"], rec["s"], rec["T"], *rec["e"]]
+        assert [float(x) for x in fields[1:-1]] == values, (
+            "csv prints doubles that read back exactly"
+        )
+        assert int(fields[-1]) == rec["q"]
+    truth = _archived(processed_archive, "pls_l2", ["eflux", "density"])
+    mask = (truth["epoch"] >= np.datetime64("2025-01-01T23:00")) & (
+        truth["epoch"] < np.datetime64("2025-01-02T01:00")
+    )
+    assert np.array_equal(decoded["e"], truth["eflux"][mask])
+    assert np.array_equal(decoded["t"], format_times(truth["epoch"][mask].astype(np.int64), 3))
+
+
+def test_json_nests_arrays_and_carries_the_header(client: TestClient) -> None:
+    body = client.get(
+        f"/hapi/data?dataset={PLS}&start=2025-01-01T00:00Z&stop=2025-01-01T00:00:08Z&format=json"
+    ).json()
+    assert body["format"] == "json" and body["status"]["code"] == 1200
+    assert [p["name"] for p in body["parameters"]][:2] == ["Time", "density"]
+    first = body["data"][0]
+    assert first[0] == "2025-01-01T00:00:00.000Z"
+    assert (
+        isinstance(first[1], float)
+        and len(first[2]) == 3
+        and len(first[5]) == 32
+        and isinstance(first[6], int)
+    )
+    assert len(body["data"]) == 2
+
+
+def test_include_header(client: TestClient) -> None:
+    text = client.get(f"/hapi/data?dataset={MAG}&{SPAN}&include=header").text
+    header = "".join(line[1:] + "\n" for line in text.splitlines() if line.startswith("#"))
+    document = json.loads(header)
+    info = client.get(f"/hapi/info?dataset={MAG}").json()
+    assert document.pop("format") == "csv"
+    assert document == info
+    data = [line for line in text.splitlines() if not line.startswith("#")]
+    assert data == client.get(f"/hapi/data?dataset={MAG}&{SPAN}").text.splitlines()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "binary", "json"])
+def test_no_data_is_http_200_status_1201(client: TestClient, fmt: str) -> None:
+    url = f"/hapi/data?dataset={MAG}&start=2025-01-01T00:00:00.001Z&stop=2025-01-01T00:00:00.003Z&format={fmt}"
+    response = client.get(url)
+    assert response.status_code == 200
+    if fmt == "json":
+        body = response.json()
+        assert body["status"]["code"] == 1201 and body["data"] == []
+    else:
+        assert response.content == b""
+        header = client.get(url + "&include=header").text
+        assert (
+            json.loads("".join(line[1:] for line in header.splitlines()))["status"]["code"] == 1201
+        )
+
+
+# -- HTTP behaviour ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/hapi",
+        "/hapi/about",
+        "/hapi/capabilities",
+        "/hapi/catalog",
+        f"/hapi/info?dataset={MAG}",
+        f"/hapi/data?dataset={MAG}&{SPAN}",
+    ],
+)
+def test_head_answers_like_get_without_a_body(client: TestClient, path: str) -> None:
+    get, head = client.get(path), client.head(path)
+    assert head.status_code == get.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        ("/hapi/", "/hapi"),
+        ("/hapi/catalog/", "/hapi/catalog"),
+        (f"/hapi/info/?dataset={MAG}", f"/hapi/info?dataset={MAG}"),
+    ],
+)
+def test_trailing_slash_redirects_permanently(client: TestClient, path: str, target: str) -> None:
+    response = client.get(path, follow_redirects=False)
+    assert response.status_code == 301
+    assert response.headers["location"].endswith(target)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/hapi/about",
+        "/hapi/capabilities",
+        "/hapi/catalog",
+        f"/hapi/info?dataset={MAG}",
+        f"/hapi/data?dataset={MAG}&{SPAN}",
+    ],
+)
+def test_if_modified_since(client: TestClient, path: str) -> None:
+    first = client.get(path)
+    modified = first.headers["last-modified"]
+    assert email.utils.parsedate_to_datetime(modified) <= dt.datetime.now(dt.UTC)
+    assert client.get(path, headers={"If-Modified-Since": modified}).status_code == 304
+    earlier = email.utils.format_datetime(
+        email.utils.parsedate_to_datetime(modified) - dt.timedelta(seconds=1), usegmt=True
+    )
+    assert client.get(path, headers={"If-Modified-Since": earlier}).status_code == 200
+
+
+def test_gzip_when_asked(client: TestClient) -> None:
+    plain = client.get(f"/hapi/data?dataset={MAG}&{SPAN}", headers={"Accept-Encoding": "identity"})
+    zipped = client.get(f"/hapi/data?dataset={MAG}&{SPAN}", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.content == plain.content  # httpx decompresses
+    raw = client.get(f"/hapi/info?dataset={MAG}", headers={"Accept-Encoding": "gzip"})
+    assert raw.headers.get("content-encoding") == "gzip"
+    assert gzip.compress(b"x")[:2] == b"\x1f\x8b"
+
+
+def test_cors_everywhere(client: TestClient) -> None:
+    for path in (
+        "/hapi",
+        "/hapi/catalog",
+        "/hapi/info?dataset=x",
+        f"/hapi/data?dataset={MAG}&{SPAN}",
+        "/hapi/nothing",
+    ):
+        response = client.get(path)
+        assert response.headers["access-control-allow-origin"] == "*", path
+        assert "GET" in response.headers["access-control-allow-methods"]
+
+
+# -- the archive behind it --------------------------------------------------------------------
+
+
+def test_only_the_newest_version_of_a_day_is_served(processed_copy: Path) -> None:
+    import xarray as xr
+
+    from socstack.catalog.models import FileSource
+    from socstack.formats.cdf import write_cdf
+
+    runtime = Runtime(explicit_settings(processed_copy))
+    original = next((processed_copy / "archive/demo/mag/l2/2025/01").glob("*20250102*"))
+    values = read_variables(original, ["epoch", "b_gse", "b_mag"])
+    shifted = xr.Dataset(
+        {
+            "b_gse": (("epoch", "axis"), values["b_gse"] + 1000.0),
+            "b_mag": (("epoch",), values["b_mag"]),
+        },
+        coords={"epoch": values["epoch"]},
+    )
+    newer = processed_copy / "demo_mag_l2_1s-gse_20250102_v1.0.1.cdf"
+    write_cdf(shifted, newer)
+    assert runtime.ingestor.ingest(newer, source=FileSource.CLI).outcome.value == "archived"
+    with TestClient(create_app(runtime)) as local:
+        rows = local.get(
+            f"/hapi/data?dataset={MAG}&start=2025-01-01T23:59:58Z&stop=2025-01-02T00:00:02Z&parameters=B_GSE"
+        ).text.splitlines()
+    x = [float(r.split(",")[1]) for r in rows]
+    assert abs(x[0]) < 100 and abs(x[1]) < 100, "day 1 untouched"
+    assert x[2] > 900 and x[3] > 900, "day 2 from v1.0.1 only"
+
+
+def test_coverage_follows_new_files(processed_copy: Path, demo_files: Path) -> None:
+    runtime = Runtime(explicit_settings(processed_copy))
+    with TestClient(create_app(runtime)) as local:
+        before = local.get(f"/hapi/info?dataset={MAG}").json()
+        from socstack.mission import load_callable
+
+        mission = runtime.missions.mission("demo")
+        simulate = load_callable(mission, mission.simulator or "", field="simulator")
+        from socstack.catalog.models import FileSource
+        from socstack.pipeline.runner import run_rule
+
+        for path in simulate(dt.date(2025, 1, 3), 1, processed_copy / "new", mission=mission):
+            runtime.ingestor.ingest(path, source=FileSource.CLI)
+        for rule in ("mag_l1a", "mag_l1b", "mag_l2"):
+            run_rule(runtime, mission, mission.rules[rule], dt.date(2025, 1, 3))
+        after = local.get(f"/hapi/info?dataset={MAG}").json()
+    assert (
+        before["stopDate"] == "2025-01-03T00:00:00Z" and after["stopDate"] == "2025-01-04T00:00:00Z"
+    )
+    assert after["modificationDate"] >= before["modificationDate"]
+
+
+def test_private_levels_are_hidden(processed_archive: Path) -> None:
+    runtime = Runtime(explicit_settings(processed_archive))
+    runtime.missions.mission("demo").release.public_levels = ["l2"]
+    with TestClient(create_app(runtime)) as local:
+        ids = [e["id"] for e in local.get("/hapi/catalog").json()["catalog"]]
+        assert "demo_mag_l1b" not in ids and MAG in ids
+        assert status_of(local.get("/hapi/info?dataset=demo_mag_l1b")) == (404, 1406)
+    shown = Runtime(explicit_settings(processed_archive, hapi_include_unreleased=True))
+    shown.missions.mission("demo").release.public_levels = ["l2"]
+    with TestClient(create_app(shown)) as local:
+        assert "demo_mag_l1b" in [e["id"] for e in local.get("/hapi/catalog").json()["catalog"]]
+
+
+# -- the public client -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "binary"])
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_hapiclient_reads_every_parameter_as_archived(
+    live: str, processed_archive: Path, dataset: str, fmt: str
+) -> None:
+    from hapiclient import hapi
+
+    options = {"format": fmt, "usecache": False, "cache": False, "logging": False}
+    data, meta = hapi(live, dataset, "", "2025-01-01T00:00:00Z", "2025-01-03T00:00:00Z", **options)
+    info = httpx.get(f"{live}/info?dataset={dataset}").json()
+    product = info["x_socstack"]["product"]
+    variables = {p.name: p.variable for p in _dataset_parameters(dataset)}
+    truth = _archived(processed_archive, product, list(variables.values()))
+    assert len(data) == len(truth["epoch"])
+    assert np.array_equal(data["Time"], format_times(truth["epoch"].astype(np.int64), 3))
+    for name, variable in variables.items():
+        expected = truth[variable]
+        got = data[name]
+        assert got.shape == expected.shape, name
+        assert np.array_equal(got, expected.astype(got.dtype)), f"{dataset}.{name} ({fmt})"
+    assert [p["name"] for p in meta["parameters"]] == ["Time", *variables]
+
+
+def _dataset_parameters(dataset: str):
+    from socstack.mission import load_missions
+    from tests.conftest import DEMO_MISSION
+
+    mission = load_missions([DEMO_MISSION]).mission("demo")
+    return mission.datasets[dataset].parameters
+
+
+def test_time_parsing_table() -> None:
+    def ns(text: str) -> int:
+        return int(np.datetime64(text, "ns").astype(np.int64))
+
+    assert parse_time("2025-03-04T05:06:07.123456789Z") == ns("2025-03-04T05:06:07.123456789")
+    assert parse_time("2025-063T05:06:07.1Z") == ns("2025-03-04T05:06:07.1")
+    assert parse_time("2024-060") == ns("2024-02-29")
