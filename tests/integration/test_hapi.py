@@ -27,6 +27,7 @@ from tests.conftest import explicit_settings
 MAG = "demo_mag_l2_1s"
 PLS = "demo_pls_l2"
 DATASETS = ("demo_mag_l2_1s", "demo_mag_l1b", "demo_pls_l2", "demo_pls_l1b", "demo_sw_l2")
+INTERNAL = ("demo_mag_l1a", "demo_pls_l1a")  # level l1a is not public: shown only on request
 SPAN = "start=2025-01-01T00:00:00Z&stop=2025-01-01T00:10:00Z"
 
 
@@ -50,9 +51,9 @@ def free_port() -> int:
 class LiveServer:
     """uvicorn in a thread, for clients that need real HTTP (hapiclient, aborted streams)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, **overrides: object):
         self.port = free_port()
-        app = create_app(Runtime(explicit_settings(folder)))
+        app = create_app(Runtime(explicit_settings(folder, **overrides)))
         self.server = uvicorn.Server(
             uvicorn.Config(app, port=self.port, log_config=None, lifespan="off")
         )
@@ -73,7 +74,7 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 def live(processed_archive: Path) -> Iterator[str]:
-    with LiveServer(processed_archive) as url:
+    with LiveServer(processed_archive, hapi_include_unreleased=True) as url:
         yield url
 
 
@@ -529,6 +530,13 @@ def test_coverage_follows_new_files(processed_copy: Path, demo_files: Path) -> N
 
 
 def test_private_levels_are_hidden(processed_archive: Path) -> None:
+    with client_for(processed_archive) as default:
+        ids = [e["id"] for e in default.get("/hapi/catalog").json()["catalog"]]
+        assert not set(INTERNAL) & set(ids)
+        assert status_of(default.get("/hapi/info?dataset=demo_mag_l1a")) == (404, 1406)
+    with client_for(processed_archive, hapi_include_unreleased=True) as internal:
+        ids = [e["id"] for e in internal.get("/hapi/catalog").json()["catalog"]]
+        assert set(INTERNAL) <= set(ids)
     runtime = Runtime(explicit_settings(processed_archive))
     runtime.missions.mission("demo").release.public_levels = ["l2"]
     with TestClient(create_app(runtime)) as local:
@@ -545,7 +553,7 @@ def test_private_levels_are_hidden(processed_archive: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "binary"])
-@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("dataset", DATASETS + INTERNAL)
 def test_hapiclient_reads_every_parameter_as_archived(
     live: str, processed_archive: Path, dataset: str, fmt: str
 ) -> None:
