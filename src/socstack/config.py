@@ -74,6 +74,19 @@ class Settings(BaseSettings):
     )
     upload_max_bytes: int = Field(16 * 2**30, gt=0, description="Largest upload accepted.")
 
+    broker_visibility_timeout: int = Field(
+        7200, gt=0, description="Seconds before Redis redelivers an unacknowledged task."
+    )
+    worker_concurrency: int = Field(0, ge=0, description="Worker processes (0: one per CPU).")
+    job_heartbeat: float = Field(5.0, gt=0, description="Seconds between job heartbeats.")
+    job_stale: float = Field(
+        30.0, gt=0, description="A running job whose heartbeat is this old lost its worker."
+    )
+    planner_interval: float = Field(0.25, gt=0, description="Seconds between planner passes.")
+    redispatch_after: float = Field(
+        900.0, gt=0, description="Send a queued job again if no worker took it this long."
+    )
+
     hapi_contact: str = Field("socstack operators", description="Contact in /hapi/about.")
     hapi_include_unreleased: bool = Field(
         False, description="Serve datasets the release policy keeps private (internal servers)."

@@ -1,14 +1,18 @@
 """``socstack up``: the whole data center in one process tree, embedded defaults.
 
 It migrates the catalog, loads the missions, seeds the drop box with simulated
-telemetry when the archive is empty, starts the drop-box watcher and serves every web
-service on one port. Ctrl-C (or SIGTERM) stops it cleanly.
+telemetry when the archive is empty, starts the drop-box watcher, the planner and a
+processing worker (a real Celery worker process on the embedded broker), and serves
+every web service on one port. Ctrl-C (or SIGTERM) stops it cleanly.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +22,7 @@ from sqlalchemy import func, select
 
 from socstack.catalog.migrate import upgrade
 from socstack.catalog.models import File
+from socstack.config import Settings
 from socstack.ingest.watcher import DropBox
 from socstack.mission.code import load_callable
 from socstack.runtime import Runtime
@@ -91,6 +96,7 @@ def up(
     port: int,
     demo: bool = True,
     watch: bool = True,
+    process: bool = True,
     say: Callable[[str], None] = print,
 ) -> None:
     """Run the embedded data center until interrupted."""
@@ -114,6 +120,11 @@ def up(
             DropBox(runtime.ingestor, incoming, settle=0).scan()
 
     stop = threading.Event()
+    worker = _start_worker(settings) if process else None
+    planner: threading.Thread | None = None
+    if process:
+        planner = threading.Thread(target=_plan, args=(runtime, stop), name="planner", daemon=True)
+        planner.start()
     watcher: threading.Thread | None = None
     if watch:
         watcher = threading.Thread(target=dropbox.run, args=(stop,), name="dropbox", daemon=True)
@@ -128,7 +139,36 @@ def up(
         serve(create_web_app(runtime), host, port, started)
     finally:
         stop.set()
-        if watcher is not None:
-            watcher.join(timeout=30)
+        for thread in (watcher, planner):
+            if thread is not None:
+                thread.join(timeout=30)
+        if worker is not None:
+            _stop_worker(worker)
         runtime.close()
         say("socstack stopped")
+
+
+def _plan(runtime: Runtime, stop: threading.Event) -> None:
+    from socstack.pipeline.celery_app import celery_app
+    from socstack.pipeline.planner import Planner
+    from socstack.pipeline.tasks import sender
+
+    Planner(runtime, sender(celery_app())).run(stop)
+
+
+def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """A real worker process on the embedded broker (the same as `socstack worker`)."""
+    concurrency = settings.worker_concurrency or min(2, os.cpu_count() or 1)
+    command = [sys.executable, "-m", "socstack", "worker", "--concurrency", str(concurrency)]
+    return subprocess.Popen(command, env=os.environ.copy())
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """Warm shutdown (running jobs finish) for up to 30 s, then stop it."""
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()

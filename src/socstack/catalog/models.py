@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -37,6 +38,7 @@ __all__ = [
     "FileStatus",
     "Job",
     "JobStatus",
+    "PlannerState",
     "Provenance",
     "QuarantinedFile",
     "utcnow",
@@ -178,8 +180,18 @@ class Provenance(Base):
     __table_args__ = (Index(None, "input_id"),)
 
 
+#: The dependency hash of a blocked job: one placeholder per rule and partition, which
+#: becomes the real job (with the real hash) once every required input is there.
+BLOCKED_HASH = "blocked"
+
+
 class Job(Base):
-    """A processing job: one rule for one partition with one set of inputs."""
+    """A processing job: one rule for one partition with one set of inputs.
+
+    The catalog, not the broker, is the system of record: a job is claimed by the worker
+    that runs it (``running``, with a heartbeat), so a lost or duplicated broker message
+    is harmless; the planner re-sends queued jobs and requeues those whose worker died.
+    """
 
     __tablename__ = "jobs"
 
@@ -191,12 +203,21 @@ class Job(Base):
     status: Mapped[JobStatus] = mapped_column(_enum(JobStatus))
     inputs: Mapped[list[str]] = mapped_column(JsonData, default=list)
     missing: Mapped[list[str]] = mapped_column(JsonData, default=list)
+    outputs: Mapped[list[str]] = mapped_column(JsonData, default=list)
     code_version: Mapped[str] = mapped_column(String(32))
+    quality: Mapped[int] = mapped_column(default=1)
+    queue: Mapped[str] = mapped_column(String(64), default="processing")
+    timeout: Mapped[float] = mapped_column(Float, default=600.0)
+    reason: Mapped[str | None] = mapped_column(String(255))
     attempts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     queued_at: Mapped[dt.datetime | None]
+    dispatched_at: Mapped[dt.datetime | None]
+    retry_at: Mapped[dt.datetime | None]
     started_at: Mapped[dt.datetime | None]
+    heartbeat_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
+    input_arrival: Mapped[dt.datetime | None]
     worker: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
     log_tail: Mapped[str | None] = mapped_column(Text)
@@ -204,7 +225,19 @@ class Job(Base):
     __table_args__ = (
         UniqueConstraint("mission", "rule", "partition", "dependency_hash"),
         Index(None, "status"),
+        Index(None, "status", "dispatched_at"),
+        Index(None, "mission", "rule", "partition"),
     )
+
+
+class PlannerState(Base):
+    """How far a planner has read the event log (its cursor), by planner name."""
+
+    __tablename__ = "planner_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Event(Base):

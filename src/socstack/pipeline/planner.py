@@ -1,0 +1,376 @@
+"""The planner: from ``file.archived`` events to jobs, and from jobs to the broker.
+
+It follows the event log with a cursor kept in the catalog, so no arrival is ever
+missed, even when the planner or the broker was down when the file arrived. For each
+archived file it finds the rules with that product as an input, works out the partitions
+the file touches, and resolves each partition's inputs:
+
+- a partition missing a required input gets (or keeps) one ``blocked`` job listing what
+  it waits for, re-evaluated whenever an input of the rule arrives;
+- a complete partition gets a job unless one with the same rule, partition and
+  dependency hash exists, so a duplicate or replayed event never makes a second job;
+- a calibration (an input with a ``latest_valid`` window) re-plans every partition it is
+  valid for.
+
+It then dispatches queued jobs to Celery (again, later, if no worker took them) and
+reaps jobs whose worker stopped beating: timed out past their deadline, else requeued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from socstack._exceptions import SocError
+from socstack.catalog.events import append_event
+from socstack.catalog.models import (
+    BLOCKED_HASH,
+    Event,
+    File,
+    FileStatus,
+    Job,
+    JobStatus,
+    PlannerState,
+    utcnow,
+)
+from socstack.catalog.queries import events_after
+from socstack.mission.model import Mission, Rule, RuleInput
+from socstack.pipeline.inputs import dependency_hash, resolve_inputs
+from socstack.runtime import Runtime
+
+__all__ = ["PlanResult", "Planner"]
+
+logger = logging.getLogger(__name__)
+
+PLANNER = "default"
+#: Passes an event may fail before the planner records it and moves on.
+MAX_TRIES = 5
+Sender = Callable[[Job], None]
+
+
+@dataclass
+class PlanResult:
+    """What planning one partition did."""
+
+    job: Job | None
+    created: bool
+
+
+class Planner:
+    """Plans jobs from events, dispatches them, and reaps lost ones."""
+
+    def __init__(self, runtime: Runtime, send: Sender | None = None, *, name: str = PLANNER):
+        self.runtime = runtime
+        self.catalog = runtime.catalog
+        self.send = send
+        self.name = name
+        self._last_reap = 0.0
+        self._failures: dict[int, int] = {}
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        """Plan, dispatch and reap until ``stop`` is set."""
+        interval = self.runtime.settings.planner_interval
+        logger.info("planner %s running", self.name)
+        while not stop.is_set():
+            try:
+                busy = self.step()
+            except SocError as exc:
+                logger.error("planner: %s", exc)
+                busy = 0
+            except Exception:  # keep planning: one bad pass must not stop the pipeline
+                logger.exception("planner pass failed")
+                busy = 0
+            if not busy:
+                stop.wait(interval)
+
+    def step(self) -> int:
+        """One pass; returns how many events and jobs it handled."""
+        handled = self.plan_events()
+        handled += self.dispatch()
+        if time.monotonic() - self._last_reap > 1.0:
+            handled += self.reap()
+            self._last_reap = time.monotonic()
+        return handled
+
+    # -- planning ---------------------------------------------------------------------------
+    def _cursor(self) -> int:
+        with self.catalog.session() as session:
+            state = session.get(PlannerState, self.name)
+            return state.cursor if state else 0
+
+    def plan_events(self, limit: int = 200) -> int:
+        """Plan the events after the cursor; each event and its cursor step is one unit.
+
+        An event that fails to plan is tried again on later passes; after
+        :data:`MAX_TRIES` the planner moves past it and records a ``planner.failed``
+        event naming it, rather than stalling every arrival behind it.
+        """
+        cursor = self._cursor()
+        with self.catalog.session() as session:
+            events = events_after(session, cursor, limit=limit)
+        for event in events:
+            try:
+                with self.catalog.transaction() as session:
+                    if event.kind == "file.archived":
+                        self._plan_file(session, event)
+                    self._advance(session, event.id)
+            except SocError:
+                raise  # the catalog is away: nothing to skip, try again later
+            except Exception as exc:
+                tries = self._failures.get(event.id, 0) + 1
+                self._failures[event.id] = tries
+                if tries < MAX_TRIES:
+                    raise
+                logger.exception("planner: skipping event %s after %d failures", event.id, tries)
+                with self.catalog.transaction() as session:
+                    payload = {"event": event.id, "kind": event.kind, "error": repr(exc)[:500]}
+                    append_event(self.catalog, session, "planner.failed", event.subject, payload)
+                    self._advance(session, event.id)
+        return len(events)
+
+    def _advance(self, session: Session, event_id: int) -> None:
+        state = session.get(PlannerState, self.name)
+        if state is None:
+            session.add(PlannerState(name=self.name, cursor=event_id))
+        else:
+            state.cursor = event_id
+            state.updated_at = utcnow()
+
+    def _plan_file(self, session: Session, event: Event) -> None:
+        payload: dict[str, Any] = event.payload
+        mission = self.runtime.missions.missions.get(str(payload.get("mission")))
+        if mission is None or payload.get("status") != FileStatus.ARCHIVED.value:
+            return  # another mission's file, or a late delivery of an older version
+        product = str(payload["product"])
+        day = dt.date.fromisoformat(str(payload["partition"]))
+        for rule in mission.rules.values():
+            for item in rule.inputs:
+                if item.product != product:
+                    continue
+                for partition in self._partitions(session, mission, rule, item, day):
+                    self.plan_partition(
+                        session,
+                        mission,
+                        rule,
+                        partition,
+                        reason=f"{payload['name']} arrived",
+                        new=item.triggers,
+                    )
+
+    def _partitions(
+        self, session: Session, mission: Mission, rule: Rule, item: RuleInput, day: dt.date
+    ) -> list[dt.date]:
+        """The partitions of ``rule`` that a file of ``item``'s product for ``day`` touches."""
+        if item.window.kind == "days":
+            return [
+                day - dt.timedelta(days=k) for k in range(item.window.start, item.window.stop + 1)
+            ][::-1]
+        # A calibration is valid from its day until the next calibration of its product.
+        following = session.scalar(
+            select(func.min(File.partition)).where(
+                (File.mission == mission.name)
+                & (File.product == item.product)
+                & (File.status == FileStatus.ARCHIVED)
+                & (File.partition > day.isoformat())
+            )
+        )
+        daily = [i.product for i in rule.inputs if i.window.kind == "days"]
+        if not daily:
+            return []
+        query = select(File.partition).where(
+            (File.mission == mission.name)
+            & (File.product.in_(daily))
+            & (File.status == FileStatus.ARCHIVED)
+            & (File.partition >= day.isoformat())
+        )
+        if following is not None:
+            query = query.where(File.partition < following)
+        return sorted({dt.date.fromisoformat(p) for p in session.scalars(query.distinct())})
+
+    def plan_partition(
+        self,
+        session: Session,
+        mission: Mission,
+        rule: Rule,
+        partition: dt.date,
+        *,
+        reason: str,
+        new: bool = True,
+    ) -> PlanResult:
+        """Make sure ``rule`` has the right job for ``partition`` (in ``session``).
+
+        ``new`` False only updates an existing blocked job (non-triggering inputs).
+        """
+        where = (
+            (Job.mission == mission.name)
+            & (Job.rule == rule.id)
+            & (Job.partition == partition.isoformat())
+        )
+        resolved = resolve_inputs(session, mission, rule, partition)
+        blocked = session.scalar(select(Job).where(where & (Job.dependency_hash == BLOCKED_HASH)))
+        present = [f.name for f in resolved.all_files()]
+        if not resolved.complete:
+            if blocked is None:
+                if not new:
+                    return PlanResult(None, False)
+                blocked = self._job(
+                    mission, rule, partition, BLOCKED_HASH, JobStatus.BLOCKED, reason=reason
+                )
+                session.add(blocked)
+            blocked.missing = resolved.missing
+            blocked.inputs = present
+            return PlanResult(blocked, blocked.id is None)
+        digest = dependency_hash(rule, resolved)
+        existing = session.scalar(select(Job).where(where & (Job.dependency_hash == digest)))
+        if existing is not None:
+            if blocked is not None:
+                session.delete(blocked)
+            return PlanResult(existing, False)
+        if blocked is None and not new:
+            return PlanResult(None, False)
+        job = blocked or self._job(
+            mission, rule, partition, digest, JobStatus.QUEUED, reason=reason
+        )
+        job.dependency_hash = digest
+        job.status = JobStatus.QUEUED
+        job.missing = []
+        job.inputs = present
+        job.reason = reason
+        job.queued_at = utcnow()
+        job.dispatched_at = None
+        arrivals = [f.ingested_at for f in resolved.all_files() if f.ingested_at]
+        job.input_arrival = max(arrivals) if arrivals else None
+        if blocked is None:
+            session.add(job)
+        try:
+            session.flush()
+        except IntegrityError:  # pragma: no cover - one planner at a time makes this rare
+            raise SocError(f"job {rule.id} {partition} was planned concurrently") from None
+        return PlanResult(job, True)
+
+    @staticmethod
+    def _job(
+        mission: Mission,
+        rule: Rule,
+        partition: dt.date,
+        digest: str,
+        status: JobStatus,
+        *,
+        reason: str,
+    ) -> Job:
+        return Job(
+            mission=mission.name,
+            rule=rule.id,
+            partition=partition.isoformat(),
+            dependency_hash=digest,
+            status=status,
+            inputs=[],
+            missing=[],
+            outputs=[],
+            code_version=rule.code_version,
+            quality=rule.quality,
+            queue=rule.queue,
+            timeout=rule.timeout,
+            reason=reason,
+            attempts=0,
+        )
+
+    # -- dispatching --------------------------------------------------------------------------
+    def dispatch(self, limit: int = 500) -> int:
+        """Send queued jobs no worker has taken (again, after ``redispatch_after``)."""
+        if self.send is None:
+            return 0
+        now = utcnow()
+        again = now - dt.timedelta(seconds=self.runtime.settings.redispatch_after)
+        with self.catalog.session() as session:
+            jobs = list(
+                session.scalars(
+                    select(Job)
+                    .where(
+                        (Job.status == JobStatus.QUEUED)
+                        & or_(Job.dispatched_at.is_(None), Job.dispatched_at < again)
+                        & or_(Job.retry_at.is_(None), Job.retry_at <= now)
+                    )
+                    .order_by(Job.id)
+                    .limit(limit)
+                )
+            )
+        sent: list[int] = []
+        for job in jobs:
+            try:
+                self.send(job)
+            except Exception as exc:  # the broker is away: try again next pass
+                logger.warning("planner: cannot send job %s to the broker (%s)", job.id, exc)
+                break
+            sent.append(job.id)
+        if sent:
+            with self.catalog.transaction() as session:
+                for job in session.scalars(select(Job).where(Job.id.in_(sent))):
+                    if job.status == JobStatus.QUEUED:
+                        job.dispatched_at = now
+        return len(sent)
+
+    # -- reaping ------------------------------------------------------------------------------
+    def reap(self) -> int:
+        """Requeue running jobs whose worker stopped beating; time out those past deadline."""
+        now = utcnow()
+        stale = now - dt.timedelta(seconds=self.runtime.settings.job_stale)
+        reaped = 0
+        with self.catalog.transaction() as session:
+            lost = list(
+                session.scalars(
+                    select(Job).where(
+                        (Job.status == JobStatus.RUNNING) & (Job.heartbeat_at < stale)
+                    )
+                )
+            )
+            for job in lost:
+                started = job.started_at or now
+                if (now - started).total_seconds() > job.timeout:
+                    job.status = JobStatus.TIMED_OUT
+                    job.finished_at = now
+                    job.error = (
+                        f"timed out: no heartbeat from {job.worker} and past {job.timeout:g} s"
+                    )
+                    payload = {
+                        "job": job.id,
+                        "rule": job.rule,
+                        "partition": job.partition,
+                        "status": "timed_out",
+                    }
+                    append_event(
+                        self.catalog,
+                        session,
+                        "job.timed_out",
+                        f"{job.rule} {job.partition}",
+                        payload,
+                    )
+                else:
+                    logger.warning("job %s lost its worker %s; requeued", job.id, job.worker)
+                    job.status = JobStatus.QUEUED
+                    job.dispatched_at = None
+                    job.reason = f"requeued: worker {job.worker} stopped"
+                reaped += 1
+        return reaped
+
+    def forget_blocked(self, mission: Mission, rule: Rule) -> int:
+        """Drop the blocked placeholders of a rule (after its configuration changed)."""
+        with self.catalog.transaction() as session:
+            result = session.execute(
+                delete(Job).where(
+                    (Job.mission == mission.name)
+                    & (Job.rule == rule.id)
+                    & (Job.status == JobStatus.BLOCKED)
+                )
+            )
+            return int(result.rowcount or 0)
