@@ -1,4 +1,6 @@
-"""The data-center API (FastAPI): files, quarantine, events; OpenAPI at ``/api/docs``.
+"""The data-center API (FastAPI): files, quarantine, events, jobs; OpenAPI at ``/api/docs``.
+
+``/metrics`` (Prometheus) sits beside it, outside ``/api``.
 
 Routes carry their ``/api`` prefix themselves, so the app serves the same paths alone
 (``socstack serve api``) as inside ``socstack up`` or behind the cluster's ingress.
@@ -7,10 +9,14 @@ Routes carry their ``/api`` prefix themselves, so the app serves the same paths 
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from socstack import __version__
 from socstack.api import errors
-from socstack.api.routes import events, files, health, quarantine
+from socstack.api.routes import events, files, health, jobs, quarantine
+from socstack.pipeline.celery_app import QUEUES
+from socstack.pipeline.metrics import broker_depths, render
 from socstack.runtime import Runtime
 
 __all__ = ["create_app"]
@@ -30,7 +36,13 @@ def create_app(runtime: Runtime) -> FastAPI:
         redoc_url=None,
     )
     app.state.runtime = runtime
-    for router in (files.router, quarantine.router, events.router, health.router):
+    for router in (files.router, quarantine.router, events.router, jobs.router, health.router):
         app.include_router(router, prefix="/api")
+    depths = broker_depths(QUEUES)
+
+    @app.get("/metrics", include_in_schema=False)
+    def _metrics() -> Response:
+        return Response(render(runtime, depths), media_type=CONTENT_TYPE_LATEST)
+
     errors.install(app)
     return app

@@ -9,18 +9,19 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from socstack._exceptions import NotFoundError
 from socstack.api.deps import IngestorDep, RuntimeDep
 from socstack.api.errors import problem
 from socstack.api.schemas import FileList, FileOut
-from socstack.catalog.models import File, FileSource
+from socstack.catalog.models import File, FileSource, Provenance
 from socstack.catalog.queries import FileQuery, find_files
 from socstack.ingest.results import IngestResult, Outcome
 from socstack.mission.versions import Version
@@ -36,6 +37,7 @@ _MEDIA = {
     "ccsds": "application/octet-stream",
 }
 _CHUNK = 1 << 20
+MAX_PROVENANCE_DEPTH = 20
 _FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
 
 
@@ -134,6 +136,43 @@ def _row(runtime: Runtime, name: str) -> File:
     if row is None:
         raise NotFoundError(f"no file named {name!r}")
     return row
+
+
+def _tree(session: Session, row: File, depth: int = 0) -> dict[str, Any]:
+    inputs = []
+    if depth < MAX_PROVENANCE_DEPTH:
+        parents = session.scalars(
+            select(File)
+            .join(Provenance, Provenance.input_id == File.id)
+            .where(Provenance.output_id == row.id)
+            .order_by(File.name)
+        )
+        inputs = [_tree(session, parent, depth + 1) for parent in parents]
+    return {
+        "name": row.name,
+        "product": row.product,
+        "level": row.level,
+        "version": row.version,
+        "status": row.status.value,
+        "source": row.source.value,
+        "code_version": row.code_version,
+        "job": row.job_id,
+        "inputs": inputs,
+    }
+
+
+@router.get("/{name}/provenance", summary="Where a file came from, down to L0")
+def provenance(runtime: RuntimeDep, name: str) -> dict[str, Any]:
+    """The file, the files it was made from, theirs, and so on down to the deliveries.
+
+    Each node gives the code version and the job that made it; deliveries (L0,
+    calibrations) have no inputs.
+    """
+    with runtime.catalog.session() as session:
+        row = session.scalar(select(File).where(File.name == name))
+        if row is None:
+            raise NotFoundError(f"no file named {name!r}")
+        return _tree(session, row)
 
 
 @router.get("/{name}/metadata", response_model=FileOut, summary="One file's catalog entry")
