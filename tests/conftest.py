@@ -78,7 +78,7 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
-_TABLES = "provenance, files, quarantine, jobs, events"
+_TABLES = "provenance, files, quarantine, jobs, events, planner_state"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])

@@ -294,10 +294,11 @@ def worker(ctx: click.Context, queues: str, concurrency: int | None) -> None:
     runtime.missions  # noqa: B018 - a bad mission file fails here, not in every job
     runtime.close()  # no connection may cross the worker's fork
     processes = concurrency or settings.worker_concurrency or os.cpu_count() or 1
+    names = ",".join(f"{settings.queue_prefix}{q.strip()}" for q in queues.split(",") if q.strip())
     argv = [
         "worker",
         "--queues",
-        queues,
+        names,
         "--concurrency",
         str(processes),
         "--loglevel",

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     broker_visibility_timeout: int = Field(
         7200, gt=0, description="Seconds before Redis redelivers an unacknowledged task."
     )
+    queue_prefix: str = Field(
+        "", pattern=r"^[A-Za-z0-9_.-]*$", description="Prefix of every queue name (shared brokers)."
+    )
     worker_concurrency: int = Field(0, ge=0, description="Worker processes (0: one per CPU).")
     job_heartbeat: float = Field(5.0, gt=0, description="Seconds between job heartbeats.")
     job_stale: float = Field(

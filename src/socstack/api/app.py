@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from socstack import __version__
 from socstack.api import errors
 from socstack.api.routes import events, files, health, jobs, quarantine
-from socstack.pipeline.celery_app import QUEUES
+from socstack.pipeline.celery_app import QUEUES, queue_name
 from socstack.pipeline.metrics import broker_depths, render
 from socstack.runtime import Runtime
 
@@ -38,7 +38,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     for router in (files.router, quarantine.router, events.router, jobs.router, health.router):
         app.include_router(router, prefix="/api")
-    depths = broker_depths(QUEUES)
+    depths = broker_depths(tuple(queue_name(runtime.settings, q) for q in QUEUES))
 
     @app.get("/metrics", include_in_schema=False)
     def _metrics() -> Response:

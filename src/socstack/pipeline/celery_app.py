@@ -34,6 +34,8 @@ def make_celery(settings: Settings) -> Celery:
     if broker.startswith(("redis://", "rediss://")):
         # Unacknowledged tasks return to the queue after this long: longer than any rule.
         options["visibility_timeout"] = settings.broker_visibility_timeout
+        if settings.queue_prefix:
+            options["global_keyprefix"] = settings.queue_prefix
     app.conf.update(
         broker_transport=transport,
         broker_transport_options=options,
@@ -46,8 +48,8 @@ def make_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
-        task_default_queue="processing",
-        task_queues=[Queue(name) for name in QUEUES],
+        task_default_queue=queue_name(settings, "processing"),
+        task_queues=[Queue(queue_name(settings, name)) for name in QUEUES],
         task_create_missing_queues=True,
     )
     from socstack.pipeline.tasks import register
@@ -60,6 +62,11 @@ def make_celery(settings: Settings) -> Celery:
 def celery_app() -> Celery:
     """The process's Celery app (built from the settings on first use)."""
     return make_celery(get_settings())
+
+
+def queue_name(settings: Settings, name: str) -> str:
+    """The broker's name for queue ``name`` (with ``SOC_QUEUE_PREFIX``)."""
+    return f"{settings.queue_prefix}{name}"
 
 
 def worker_name() -> str:

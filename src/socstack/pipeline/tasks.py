@@ -13,7 +13,7 @@ from celery import Celery
 from celery.signals import worker_process_init
 
 from socstack.config import get_settings
-from socstack.pipeline.celery_app import TASK_NAME, worker_name
+from socstack.pipeline.celery_app import TASK_NAME, queue_name, worker_name
 from socstack.pipeline.jobs import execute_job
 from socstack.runtime import Runtime
 
@@ -54,12 +54,13 @@ def register(app: Celery) -> None:
 
 def sender(app: Celery):
     """A function sending a job to its queue, with the rule's timeout as time limits."""
+    settings = get_settings()
 
     def send(job: Job) -> None:
         app.send_task(
             TASK_NAME,
             args=[job.id],
-            queue=job.queue,
+            queue=queue_name(settings, job.queue),
             soft_time_limit=job.timeout,
             time_limit=job.timeout + 30,
         )
