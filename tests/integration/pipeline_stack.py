@@ -37,7 +37,7 @@ def reachable(url: str) -> str | None:
     try:
         with Connection(url, connect_timeout=3) as connection:
             connection.ensure_connection(max_retries=1)
-    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
 
@@ -114,7 +114,9 @@ class Stack:
         )
 
     @staticmethod
-    def kill(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL, grace: float = 30.0) -> None:
+    def kill(
+        process: subprocess.Popen[bytes], sig: int = signal.SIGKILL, grace: float = 30.0
+    ) -> None:
         """Signal a process and everything it started (its session)."""
         try:
             os.killpg(process.pid, sig)
@@ -153,9 +155,9 @@ class Stack:
                     for queue in QUEUES:
                         try:
                             channel.queue_delete(f"{self.prefix}{queue}")
-                        except Exception:  # noqa: BLE001 - never declared
+                        except Exception:
                             channel = connection.channel()
-        except Exception:  # noqa: BLE001, S110 - cleaning up after a broker that is gone
+        except Exception:  # noqa: S110 - cleaning up after a broker that is gone
             pass
 
     def logs(self) -> str:

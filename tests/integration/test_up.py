@@ -22,7 +22,7 @@ def free_port() -> int:
 
 
 def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+    with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)
 
 
@@ -37,43 +37,80 @@ def start(args: list[str], data: Path, **env: str) -> subprocess.Popen[str]:
     )
 
 
+EVERY_PRODUCT = {
+    "mag_l0",
+    "pls_l0",
+    "mag_cal",
+    "pls_cal",
+    "mag_l1a",
+    "mag_l1b",
+    "mag_l2",
+    "pls_l1a",
+    "pls_l1b",
+    "pls_l2",
+    "sw_l2",
+    "mag_ql",
+    "pls_ql",
+}
+
+
 @pytest.mark.slow
-def test_up_serves_the_demo_files_within_a_minute_and_stops_cleanly(tmp_path: Path) -> None:
+def test_up_processes_the_demo_days_by_itself_and_stops_cleanly(tmp_path: Path) -> None:
+    """From an empty folder: telemetry in the drop box, every level made, served over HAPI."""
     port = free_port()
     began = time.monotonic()
     process = start(["up", "--port", str(port)], tmp_path / "data")
+    base = f"http://127.0.0.1:{port}"
     listing: dict = {}
+    deliveries_at = None
     try:
-        while time.monotonic() - began < 60:
+        while time.monotonic() - began < 120:
             assert process.poll() is None, process.communicate()
             try:
-                listing = get_json(f"http://127.0.0.1:{port}/api/files?limit=100")
+                listing = get_json(f"{base}/api/files?limit=1000")
+                jobs = get_json(f"{base}/api/jobs?limit=1")
             except OSError:
-                listing = {}
-            if listing.get("total", 0) >= 8:
+                time.sleep(0.25)
+                continue
+            if deliveries_at is None and listing.get("total", 0) >= 8:
+                deliveries_at = time.monotonic() - began
+            busy = jobs["counts"].get("queued", 0) + jobs["counts"].get("running", 0)
+            if listing.get("total", 0) >= 8 + 27 and not busy:
                 break
             time.sleep(0.25)
-        elapsed = time.monotonic() - began
-        assert listing.get("total", 0) >= 8, listing
+        assert deliveries_at is not None and deliveries_at < 60, (
+            "the demo files are listed within a minute"
+        )
         products = {f["product"] for f in listing["files"]}
-        assert products == {"mag_l0", "pls_l0", "mag_cal", "pls_cal"}
-        assert all(f["source"] == "dropbox" for f in listing["files"])
-        assert elapsed < 60
+        assert products == EVERY_PRODUCT, products
+        assert listing["total"] == 8 + 27, "three days, nine rules each"
+        jobs = get_json(f"{base}/api/jobs?limit=100")
+        assert jobs["counts"] == {"succeeded": 27}, jobs["counts"]
+        catalog = [e["id"] for e in get_json(f"{base}/hapi/catalog")["catalog"]]
+        assert {"demo_mag_l2_1s", "demo_pls_l2", "demo_sw_l2"} <= set(catalog)
+        info = get_json(f"{base}/hapi/info?dataset=demo_sw_l2")
+        assert (info["startDate"], info["stopDate"]) == (
+            "2025-01-01T00:00:00Z",
+            "2025-01-04T00:00:00Z",
+        )
+        assert (
+            "socstack_jobs" in urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
+        )
     finally:
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
-    assert process.returncode == 0, err
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err[-3000:]
     assert "socstack is up: http://127.0.0.1" in out
     assert "socstack stopped" in out
     assert "Traceback" not in err
     assert not any((tmp_path / "data" / "incoming").iterdir()), "the drop box is empty"
     # a second start finds the archive full and simulates nothing new
-    again = start(["up", "--port", str(port), "--no-watch"], tmp_path / "data")
+    again = start(["up", "--port", str(port), "--no-watch", "--no-process"], tmp_path / "data")
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if get_json(f"http://127.0.0.1:{port}/api/files")["total"] == listing["total"]:
+                if get_json(f"{base}/api/files")["total"] == listing["total"]:
                     break
             except OSError:
                 time.sleep(0.2)

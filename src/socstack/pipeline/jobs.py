@@ -204,6 +204,29 @@ class _Tail(logging.Handler):
         self.lines.append(self.format(record))
 
 
+@contextmanager
+def _capturing(tail: _Tail) -> Iterator[None]:
+    """Send INFO and above to ``tail`` without making the console any chattier.
+
+    The root logger's level gates every handler, so it goes down to INFO for the job,
+    while handlers without a level of their own get the old threshold explicitly.
+    """
+    root = logging.getLogger()
+    level = root.level
+    quieted = [h for h in root.handlers if h.level == logging.NOTSET]
+    for handler in quieted:
+        handler.setLevel(level)
+    root.addHandler(tail)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(tail)
+        root.setLevel(level)
+        for handler in quieted:
+            handler.setLevel(logging.NOTSET)
+
+
 def _timeout_types() -> tuple[type[BaseException], ...]:
     try:
         from billiard.exceptions import SoftTimeLimitExceeded
@@ -219,11 +242,8 @@ def execute_job(runtime: Runtime, job_id: int, *, worker: str) -> Outcome:
     if taken is None:
         return Outcome.SKIPPED
     tail = _Tail()
-    logging.getLogger().addHandler(tail)
-    try:
+    with _capturing(tail):
         return _run(runtime, taken, worker, tail)
-    finally:
-        logging.getLogger().removeHandler(tail)
 
 
 def _run(runtime: Runtime, taken: Claim, worker: str, tail: _Tail) -> Outcome:
