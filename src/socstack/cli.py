@@ -339,7 +339,11 @@ def planner(ctx: click.Context) -> None:
 @click.option(
     "--stop", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last day (included)."
 )
-@click.option("--wait", is_flag=True, help="Show progress until the planned jobs end.")
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="Show progress until the planned jobs, and the levels following them, have ended.",
+)
 @click.pass_context
 def reprocess(
     ctx: click.Context,
@@ -367,30 +371,29 @@ def reprocess(
     click.echo(
         f"{selection.describe()}, {summary.start} to {summary.stop}:"
         f" {len(summary.jobs)} jobs planned, {summary.unchanged} unchanged,"
-        f" {summary.blocked} waiting for inputs"
+        f" {summary.blocked} waiting for inputs, {summary.following} to follow new inputs"
         f" (rules: {', '.join(summary.rules)})"
     )
     if wait and summary.jobs:
-        _wait_for(runtime, summary.jobs)
+        _wait_for(runtime, summary)
 
 
-def _wait_for(runtime: Runtime, ids: list[int]) -> None:
+def _wait_for(runtime: Runtime, summary: Any) -> None:
+    """Follow the reprocessing and the levels after it until nothing is left to run."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from socstack.pipeline.jobs import job_rows
+    from socstack.pipeline.reprocess import progress
 
-    done = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT}
     columns = (TextColumn("jobs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, disable=not sys.stderr.isatty()) as progress:
-        task = progress.add_task("jobs", total=len(ids))
+    with Progress(*columns, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("jobs", total=len(summary.jobs))
         while True:
-            statuses = Counter(j.status for j in job_rows(runtime.catalog, ids))
-            finished = sum(statuses[s] for s in done)
-            progress.update(task, completed=finished)
-            if finished == len(ids):
+            now = progress(runtime, summary)
+            bar.update(task, completed=now.ended, total=now.total)
+            if now.settled:
                 break
             time.sleep(1.0)
-    click.echo(", ".join(f"{n} {s.value}" for s, n in sorted(statuses.items())))
+    click.echo(", ".join(f"{n} {s.value}" for s, n in sorted(now.counts.items())))
 
 
 @main.group()
@@ -401,9 +404,7 @@ def jobs() -> None:
 @jobs.command("list")
 @click.option(
     "--status",
-    type=click.Choice(
-        [s.value for s in __import__("socstack.catalog.models", fromlist=["JobStatus"]).JobStatus]
-    ),
+    type=click.Choice([s.value for s in JobStatus]),
 )
 @click.option("--rule", "rule_id", help="Only this rule.")
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)

@@ -4,6 +4,7 @@ run in this process (no broker: the same functions the workers call)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -105,6 +106,7 @@ def test_the_api_shows_jobs_and_reprocesses(demo_copy: Path, tmp_path: Path) -> 
             "planned": 0,
             "unchanged": 4,
             "blocked": 0,
+            "following": 0,
             "jobs": [],
         }
         assert (
@@ -158,3 +160,28 @@ def test_a_blocked_job_says_what_it_waits_for(demo_copy: Path, tmp_path: Path) -
     jobs = drain(runtime)
     assert [j.status for j in jobs if j.rule == "mag_l1b"] == [JobStatus.SUCCEEDED]
     assert dt.date(2025, 1, 2).isoformat() in {j.partition for j in jobs if j.rule == "mag_ql"}
+
+
+def test_a_whole_mission_bump_runs_every_rule_once_more(demo_copy: Path, tmp_path: Path) -> None:
+    runtime = Runtime(explicit_settings(tmp_path / "data"))
+    from socstack.catalog.migrate import upgrade
+
+    upgrade(runtime.catalog)
+    for path in sorted(demo_copy.glob("*20250101*")):
+        runtime.ingestor.ingest(path, source=FileSource.CLI)
+    first = drain(runtime)
+    for rule in runtime.missions.mission("demo").rules.values():
+        rule.code_version = "1.0.1"
+    with TestClient(create_web_app(runtime)) as client:
+        planned = client.post(
+            "/api/reprocess", json={"mission": "demo", "start": "2025-01-01", "stop": "2025-01-01"}
+        ).json()
+        assert (planned["planned"], planned["following"]) == (2, 7), planned
+        jobs = drain(runtime)
+        assert {j.rule for j in jobs if j.id in planned["jobs"]} == {"mag_l1a", "pls_l1a"}
+        assert len(first) == 9
+        runs = Counter(j.rule for j in jobs)
+        assert set(runs.values()) == {2}, f"every rule ran once more, not twice: {runs}"
+        assert all(j.status == JobStatus.SUCCEEDED for j in jobs)
+        detail = client.get(f"/api/jobs/{jobs[-1].id}").json()
+        assert 0 < detail["rule_seconds"] <= detail["seconds"]

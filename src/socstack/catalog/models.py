@@ -218,6 +218,8 @@ class Job(Base):
     heartbeat_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
     input_arrival: Mapped[dt.datetime | None]
+    #: Of the last attempt's run time, the seconds inside the rule's own function.
+    rule_seconds: Mapped[float | None] = mapped_column(Float)
     worker: Mapped[str | None] = mapped_column(String(255))
     error: Mapped[str | None] = mapped_column(Text)
     log_tail: Mapped[str | None] = mapped_column(Text)

@@ -142,6 +142,7 @@ def finish(
     inputs: list[str] | None = None,
     error: str | None = None,
     log_tail: str | None = None,
+    rule_seconds: float | None = None,
 ) -> bool:
     """Record a job's end (only by the worker holding it); append failure events."""
     with catalog.transaction() as session:
@@ -152,6 +153,7 @@ def finish(
         job.finished_at = utcnow()
         job.error = error
         job.log_tail = log_tail
+        job.rule_seconds = rule_seconds
         if outputs is not None:
             job.outputs = outputs
         if inputs is not None:
@@ -313,6 +315,7 @@ def _run(runtime: Runtime, taken: Claim, worker: str, tail: _Tail) -> Outcome:
         outputs=outputs,
         inputs=result.inputs,
         log_tail="\n".join(tail.lines),
+        rule_seconds=result.seconds_in_rule,
     )
     return Outcome.SUCCEEDED
 

@@ -5,6 +5,10 @@ a newer input version, or a new calibration. Everything else finds its job made 
 Only the selected rules are planned; the levels after them follow by themselves, because
 their new outputs are archived through the same path and plan the next rules through the
 event log. So a mission-year reprocessing is one call.
+
+A selected rule whose inputs are about to be remade by a job planned in the same call is
+not planned now but left to follow those new inputs: planned now, it would run once on the
+old inputs and again when the new ones arrive.
 """
 
 from __future__ import annotations
@@ -12,15 +16,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from socstack._exceptions import NotFoundError, SocError
-from socstack.catalog.models import File, FileStatus, JobStatus
+from socstack.catalog.models import Event, File, FileStatus, Job, JobStatus, PlannerState
 from socstack.mission.model import Mission, Rule
-from socstack.pipeline.planner import Planner
+from socstack.pipeline.planner import PLANNER, Planner
 from socstack.runtime import Runtime
 
-__all__ = ["Selection", "Summary", "reprocess"]
+__all__ = ["Progress", "Selection", "Summary", "progress", "reprocess"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class Summary:
     jobs: list[int] = field(default_factory=list)
     unchanged: int = 0
     blocked: int = 0
+    following: int = 0
     rules: list[str] = field(default_factory=list)
 
 
@@ -121,6 +126,19 @@ def _candidate_partitions(
     return sorted(p for p in spread if start <= p <= stop)
 
 
+def _waits_for_remade(
+    mission: Mission, rule: Rule, partition: dt.date, remade: set[tuple[str, str, dt.date]]
+) -> bool:
+    """Whether an input of ``rule`` for ``partition`` is among the outputs being remade."""
+    for item in rule.inputs:
+        if item.window.kind != "days":
+            continue
+        for k in range(item.window.start, item.window.stop + 1):
+            if (mission.name, item.product, partition + dt.timedelta(days=k)) in remade:
+                return True
+    return False
+
+
 def reprocess(
     runtime: Runtime,
     selection: Selection,
@@ -134,9 +152,14 @@ def reprocess(
         raise SocError(f"the range ends ({stop}) before it starts ({start})")
     summary = Summary(selection.describe(), start, stop)
     planner = Planner(runtime)
+    remade: set[tuple[str, str, dt.date]] = set()  # (mission, product, partition) to come
     for mission, rule in selection.rules(runtime):
         summary.rules.append(rule.id)
         for partition in _candidate_partitions(runtime, mission, rule, start, stop):
+            if _waits_for_remade(mission, rule, partition, remade):
+                summary.following += 1
+                remade.update((mission.name, o.product, partition) for o in rule.outputs)
+                continue
             with runtime.catalog.transaction() as session:
                 result = planner.plan_partition(session, mission, rule, partition, reason=reason)
                 if result.job is None:
@@ -146,6 +169,51 @@ def reprocess(
                     summary.blocked += 1
                 elif result.created:
                     summary.jobs.append(result.job.id)
+                    remade.update((mission.name, o.product, partition) for o in rule.outputs)
                 else:
                     summary.unchanged += 1
     return summary
+
+
+@dataclass
+class Progress:
+    """Where a reprocessing and the levels following it stand."""
+
+    counts: dict[JobStatus, int]
+    planned_up_to_now: bool
+
+    @property
+    def total(self) -> int:
+        """Jobs made so far (blocked ones excluded)."""
+        return sum(n for s, n in self.counts.items() if s != JobStatus.BLOCKED)
+
+    @property
+    def ended(self) -> int:
+        """Jobs that succeeded, failed or timed out."""
+        ended = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT)
+        return sum(self.counts.get(s, 0) for s in ended)
+
+    @property
+    def settled(self) -> bool:
+        """Every event planned and every job ended: nothing more will follow."""
+        return self.planned_up_to_now and self.ended == self.total
+
+
+def progress(runtime: Runtime, summary: Summary) -> Progress:
+    """Jobs of the reprocessing's missions made since it began, the levels after it included."""
+    if not summary.jobs:
+        return Progress({}, planned_up_to_now=True)
+    with runtime.catalog.session() as session:
+        missions = set(
+            session.scalars(select(Job.mission).where(Job.id.in_(summary.jobs[:1000])).distinct())
+        )
+        counts = dict(
+            session.execute(
+                select(Job.status, func.count())
+                .where((Job.id >= min(summary.jobs)) & Job.mission.in_(missions))
+                .group_by(Job.status)
+            ).all()
+        )
+        last_event = session.scalar(select(func.max(Event.id))) or 0
+        state = session.get(PlannerState, PLANNER)
+    return Progress(counts, planned_up_to_now=state is not None and state.cursor >= last_event)

@@ -42,6 +42,10 @@ class JobOut(BaseModel):
     finished_at: dt.datetime | None
     worker: str | None
     seconds: float | None = Field(description="Run time of the last attempt.")
+    rule_seconds: float | None = Field(
+        description="Of that run time, the seconds in the rule's own code; the rest went to"
+        " fetching inputs and archiving outputs."
+    )
     latency: float | None = Field(description="Seconds from the last input's arrival to the end.")
     error: str | None = Field(description="The last line of the error.")
 
@@ -83,6 +87,9 @@ class ReprocessOut(BaseModel):
     planned: int
     unchanged: int
     blocked: int
+    following: int = Field(
+        description="Partitions left to re-plan when the inputs remade by these jobs arrive."
+    )
     jobs: list[int]
 
 
@@ -116,6 +123,7 @@ def _out(job: Job, detail: bool = False) -> dict[str, Any]:
         "finished_at": job.finished_at,
         "worker": job.worker,
         "seconds": seconds,
+        "rule_seconds": job.rule_seconds,
         "latency": latency,
         "error": lines[-1] if lines else None,
     }
@@ -205,5 +213,6 @@ def reprocess_range(runtime: RuntimeDep, request: ReprocessRequest) -> Reprocess
         planned=len(summary.jobs),
         unchanged=summary.unchanged,
         blocked=summary.blocked,
+        following=summary.following,
         jobs=summary.jobs,
     )
