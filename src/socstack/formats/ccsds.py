@@ -3,12 +3,15 @@
 At ingest every packet's primary header is checked (version, APID, length, no truncated
 tail) with numpy, and a spread sample of packets is fully decoded through the XTCE
 definition; a 200 MB file is checked in a fraction of a second while anything the full
-decoder would choke on is still caught. ``read`` decodes every packet.
+decoder would choke on is still caught. ``read`` decodes every packet: packets of a fixed
+layout all at once with numpy (checked against the library on a sample of each file),
+any others one at a time with the library.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +24,7 @@ from space_packet_parser.exceptions import UnrecognizedPacketTypeError
 
 from socstack._exceptions import FormatError
 from socstack.formats.base import Inspection, Reader, ReaderOptions
+from socstack.formats.packet_layout import Layout, decode_fixed, layouts
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
     from socstack.mission.model import Product
 
 __all__ = ["CcsdsOptions", "CcsdsReader", "PacketIndex", "scan_packets"]
+
+logger = logging.getLogger(__name__)
 
 HEADER_BYTES = 6
 
@@ -172,8 +178,8 @@ def _walk(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(offsets, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
 
 
-def _column(key: str, values: list[Any]) -> tuple[tuple[str, ...], np.ndarray]:
-    """One decoded field as a Dataset variable.
+def _column(values: list[Any]) -> np.ndarray:
+    """One decoded field of many packets as an array.
 
     Binary fields of one length become a (packet, byte) uint8 array: numpy's bytes type
     would silently strip trailing NUL bytes from them.
@@ -182,9 +188,20 @@ def _column(key: str, values: list[Any]) -> tuple[tuple[str, ...], np.ndarray]:
         lengths = {len(v) for v in values}
         if len(lengths) == 1:
             flat = np.frombuffer(b"".join(values), dtype=np.uint8)
-            return ("epoch", f"{key}_byte"), flat.reshape(len(values), lengths.pop())
-        return ("epoch",), np.asarray(values, dtype=object)
-    return ("epoch",), np.asarray(values)
+            return flat.reshape(len(values), lengths.pop())
+        return np.asarray(values, dtype=object)
+    return np.asarray(values)
+
+
+def _variable(key: str, values: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    if values.ndim == 2:
+        return ("epoch", f"{key}_byte"), values
+    return ("epoch",), values
+
+
+@lru_cache(maxsize=64)
+def _fixed_layouts(path: Path, mtime_ns: int, root: str) -> list[Layout] | None:
+    return layouts(_load_xtce(path, mtime_ns), root)
 
 
 def _sample(n: int, k: int) -> np.ndarray:
@@ -261,40 +278,87 @@ class CcsdsReader(Reader):
         )
 
     def decode(self, path: Path, product: Product) -> dict[int, xr.Dataset]:
-        """Decode every packet into one Dataset per APID, with an ``epoch`` coordinate."""
+        """Decode every packet into one Dataset per APID, with an ``epoch`` coordinate.
+
+        Packets of a fixed layout are decoded all at once with numpy (see
+        :mod:`socstack.formats.packet_layout`), checked on a sample against the library;
+        any other packets one at a time by space_packet_parser.
+        """
         import xarray as xr
 
         options: CcsdsOptions = product.format_options
         data = np.fromfile(path, dtype=np.uint8)
         index = scan_packets(data)
-        columns: dict[int, dict[str, list[Any]]] = {}
-        epochs: dict[int, list[np.datetime64]] = {}
-        epoch0 = np.datetime64(options.time.epoch.replace(tzinfo=None), "ns")
+        candidates = _fixed_layouts(
+            options.xtce_path, options.xtce_path.stat().st_mtime_ns, options.root_container
+        )
+        out: dict[int, xr.Dataset] = {}
+        for apid in dict.fromkeys(index.apids.tolist()):
+            positions = np.flatnonzero(index.apids == apid)
+            columns = None
+            if candidates is not None:
+                columns = self._decode_fixed(options, data, index, positions, candidates)
+            if columns is None:
+                columns = self._decode_each(options, data, index, positions)
+            seconds = np.asarray(columns[options.time.coarse], dtype=np.float64)
+            if options.time.fine:
+                fine = np.asarray(columns[options.time.fine], dtype=np.float64)
+                seconds = seconds + fine / options.time.fine_per_second
+            epoch0 = np.datetime64(options.time.epoch.replace(tzinfo=None), "ns")
+            epoch = epoch0 + np.round(seconds * 1e9).astype(np.int64).astype("timedelta64[ns]")
+            variables = {key: _variable(key, values) for key, values in columns.items()}
+            out[int(apid)] = xr.Dataset(variables, coords={"epoch": epoch})
+        return out
+
+    def _decode_each(
+        self, options: CcsdsOptions, data: np.ndarray, index: PacketIndex, positions: np.ndarray
+    ) -> dict[str, Any]:
+        """The library's decoding, packet by packet: the reference, and the general case."""
+        columns: dict[str, list[Any]] = {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            for k in range(len(index)):
+            for k in positions.tolist():
                 start = int(index.offsets[k])
                 raw = bytes(data[start : start + int(index.lengths[k])])
-                packet = self._decode(options, raw, k)
-                apid = int(index.apids[k])
-                cols = columns.setdefault(apid, {})
-                for key, value in packet.items():
-                    cols.setdefault(key, []).append(
+                for key, value in self._decode(options, raw, k).items():
+                    columns.setdefault(key, []).append(
                         bytes(value) if isinstance(value, bytes | bytearray) else value
                     )
-                seconds = float(packet[options.time.coarse])
-                if options.time.fine:
-                    seconds += float(packet[options.time.fine]) / options.time.fine_per_second
-                epochs.setdefault(apid, []).append(
-                    epoch0 + np.timedelta64(round(seconds * 1e9), "ns")
+        return {key: _column(values) for key, values in columns.items()}
+
+    def _decode_fixed(
+        self,
+        options: CcsdsOptions,
+        data: np.ndarray,
+        index: PacketIndex,
+        positions: np.ndarray,
+        candidates: list[Layout],
+    ) -> dict[str, Any] | None:
+        """All packets at once if they share a fixed layout and a sample agrees with the library."""
+        lengths = index.lengths[positions]
+        if len(positions) == 0 or not (lengths == lengths[0]).all():
+            return None
+        starts = index.offsets[positions]
+        packets = data[starts[:, None] + np.arange(int(lengths[0]))[None, :]]
+        fixed = decode_fixed(packets, candidates)
+        if fixed is None:
+            return None
+        _, columns = fixed
+        sample = _sample(len(positions), options.sample_packets)
+        reference = self._decode_each(options, data, index, positions[sample])
+        for key, values in reference.items():
+            mine = columns.get(key)
+            if mine is None or not np.array_equal(np.asarray(mine)[sample], values):
+                logger.warning(
+                    "%s: %s decoded with numpy differs from space_packet_parser;"
+                    " decoding packet by packet",
+                    options.xtce,
+                    key,
                 )
-        out: dict[int, xr.Dataset] = {}
-        for apid, cols in columns.items():
-            variables = {key: _column(key, values) for key, values in cols.items()}
-            out[apid] = xr.Dataset(
-                variables, coords={"epoch": np.asarray(epochs[apid], dtype="datetime64[ns]")}
-            )
-        return out
+                return None
+        if set(columns) != set(reference):
+            return None
+        return columns
 
     def read(self, path: Path, product: Product) -> xr.Dataset:
         """The packets of the product's first APID as a Dataset."""
