@@ -30,14 +30,14 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from _common import free_port, machine
 
 START = dt.date(2025, 1, 1)
 DATASET = "demo_mag_l2_1s"
@@ -100,12 +100,6 @@ def build_archive(folder: Path, days: int) -> None:
             )
     runtime.close()
     (folder / "ready").write_text("ok\n")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:
@@ -319,9 +313,8 @@ def run(args: argparse.Namespace) -> None:
                 year[f"{fmt}_gb"] = result["bytes"] / 1e9
             finally:
                 fresh.stop()
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(
-        f"\n{dt.date.today()}, {machine}; {args.days} days of 1 Hz B_GSE, median of {args.runs} runs\n"
+        f"\n{dt.date.today()}, {machine()}; {args.days} days of 1 Hz B_GSE, median of {args.runs} runs\n"
     )
     print("| server | format | MB | MB/s | records/s | time to first byte |")
     print("|---|---|---|---|---|---|")

@@ -23,17 +23,18 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from _common import DEFAULT_POSTGRES, machine, scratch_database
+from sqlalchemy import text
 
 from socstack.catalog.migrate import upgrade
 from socstack.catalog.models import FileSource
@@ -187,7 +188,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=5, help="repetitions (medians are reported)")
     parser.add_argument(
         "--postgres",
-        default="postgresql://postgres@127.0.0.1:5432/test",
+        default=DEFAULT_POSTGRES,
         help="server holding a scratch database (or 'none')",
     )
     parser.add_argument("--work", type=Path, default=None, help="scratch folder")
@@ -216,52 +217,45 @@ def report(results: dict[str, object]) -> None:
             )
 
 
-def main() -> int:
-    args = parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="socstack-bench-"))
-    databases = ["sqlite"]
-    scratch_db = None
-    admin = None
-    if args.postgres != "none":
-        admin_url = args.postgres.replace("postgresql://", "postgresql+psycopg://")
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        scratch_db = f"socstack_bench_{os.getpid()}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{scratch_db}"'))
-        databases.append(args.postgres.rsplit("/", 1)[0] + f"/{scratch_db}")
-
+def measure_all(args: argparse.Namespace, work: Path, databases: list[str]) -> dict[str, object]:
+    """Every measurement on every catalog."""
     print(f"making {args.small} small files and a {args.big_mb} MB file in {work}", file=sys.stderr)
     small = make_small_files(work / "small", args.small)
     big = make_big_file(work / "big", args.big_mb)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     results: dict[str, object] = {
         "date": dt.date.today().isoformat(),
-        "machine": machine,
+        "machine": machine(),
         "runs": args.runs,
         "big_mb": big.stat().st_size / 1e6,
     }
     can_drop = drop_caches()
     if not can_drop:
         print("cannot drop the page cache (not root): warm runs only", file=sys.stderr)
-    try:
-        for database in databases:
-            label = "sqlite" if database == "sqlite" else "postgresql"
-            for jobs in (1, 2):
-                rates = time_small(small, work / "run", database, args.runs, jobs)
-                results[f"{label}_small_files_per_s_jobs_{jobs}"] = statistics.median(rates)
-            for cold in (False, True) if can_drop else (False,):
-                for fsync in (True, False):
-                    key = f"{label}_big_{'cold' if cold else 'warm'}_fsync_{fsync}"
-                    results[key] = time_big(
-                        big, work / "run", database, args.runs, fsync=fsync, cold=cold
-                    )
-            print(f"{label}: done", file=sys.stderr)
-    finally:
-        if scratch_db and admin is not None:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{scratch_db}" WITH (FORCE)'))
+    for database in databases:
+        label = "sqlite" if database == "sqlite" else "postgresql"
+        for jobs in (1, 2):
+            rates = time_small(small, work / "run", database, args.runs, jobs)
+            results[f"{label}_small_files_per_s_jobs_{jobs}"] = statistics.median(rates)
+        for cold in (False, True) if can_drop else (False,):
+            for fsync in (True, False):
+                key = f"{label}_big_{'cold' if cold else 'warm'}_fsync_{fsync}"
+                results[key] = time_big(
+                    big, work / "run", database, args.runs, fsync=fsync, cold=cold
+                )
+        print(f"{label}: done", file=sys.stderr)
+    return results
+
+
+def main() -> int:
+    args = parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="socstack-bench-"))
+    with ExitStack() as stack:
+        databases = ["sqlite"]
+        if args.postgres != "none":
+            databases.append(stack.enter_context(scratch_database(args.postgres, "ingest")))
         if args.work is None:
-            shutil.rmtree(work, ignore_errors=True)
+            stack.callback(shutil.rmtree, work, ignore_errors=True)
+        results = measure_all(args, work, databases)
     report(results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

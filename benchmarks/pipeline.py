@@ -11,7 +11,8 @@ latency
     and Redis. The calibrations go in first; then, one day at a time, the day's two L0
     files land in the drop box (written under a partial name, then renamed, as uploaders
     should) and the clock runs until each L2 dataset (magnetometer, plasma, and the
-    combined solar wind) answers a HAPI data request for that day with data. The next day
+    combined solar wind) answers a HAPI data request for that day with its first bytes
+    of data (polled every 20 ms). The next day
     lands once every job of the day, quicklooks included, has ended. The catalog then
     gives each stage's share.
 
@@ -106,6 +107,13 @@ def telemetry(folder: Path, start: dt.date, days: int) -> list[Path]:
         )
         marker.write_text("ok\n")
     return sorted(p for p in folder.iterdir() if not p.name.startswith("ready-"))
+
+
+def fresh_folder(folder: Path) -> Path:
+    """``folder``, emptied of an earlier run's data."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
 @contextmanager
@@ -214,13 +222,11 @@ def deliver(path: Path, incoming: Path) -> None:
 
 
 def hapi_has_data(base: str, dataset: str, day: dt.date) -> bool:
-    """True when a HAPI request for the day's last ten minutes answers with data."""
+    """True when a HAPI request for the day answers with data (its first bytes suffice)."""
     stop = day + dt.timedelta(days=1)
-    url = (
-        f"{base}/hapi/data?dataset={dataset}&start={day}T23:50:00Z&stop={stop}T00:00:00Z&format=csv"
-    )
+    url = f"{base}/hapi/data?dataset={dataset}&start={day}T00:00:00Z&stop={stop}T00:00:00Z"
     try:
-        with urllib.request.urlopen(url, timeout=10) as response:
+        with urllib.request.urlopen(url + "&format=binary", timeout=10) as response:
             return response.status == 200 and bool(response.read(64))
     except urllib.error.HTTPError:
         return False  # 1405 (outside the coverage) or 1201 (no data yet)
@@ -229,9 +235,7 @@ def hapi_has_data(base: str, dataset: str, day: dt.date) -> bool:
 def latency(args: argparse.Namespace) -> dict[str, Any]:
     start = dt.date(2025, 1, 1)
     files = telemetry(args.work / f"telemetry-{args.days}", start, args.days)
-    data = args.work / f"latency-{args.broker}"
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
+    data = fresh_folder(args.work / f"latency-{args.broker}")
     results: dict[str, Any] = {"broker": args.broker, "days": args.days}
     with stack_urls(args.broker, args.postgres, "latency", data) as urls:
         port = free_port()
@@ -242,11 +246,13 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
         try:
             wait_until(lambda: hapi_up(base), "socstack up", 120)
             incoming = runtime.settings.incoming
-            for path in files:
-                if "_anc_" in path.name:
-                    deliver(path, incoming)
+            calibrations = [p for p in files if "_anc_" in p.name]
+            for path in calibrations:
+                deliver(path, incoming)
             wait_until(
-                lambda: count_files(runtime, ("mag_cal", "pls_cal")) == 2, "calibrations", 60
+                lambda: count_files(runtime, ("mag_cal", "pls_cal")) == len(calibrations),
+                "calibrations",
+                60,
             )
             seen: dict[str, list[float]] = defaultdict(list)
             landed: dict[dt.date, float] = {}
@@ -446,9 +452,7 @@ def reprocessing(args: argparse.Namespace) -> dict[str, Any]:
     start = dt.date(2025, 1, 1)
     stop = start + dt.timedelta(days=args.days - 1)
     files = telemetry(args.work / f"telemetry-{args.days}", start, args.days)
-    data = args.work / f"reprocess-{args.broker}"
-    shutil.rmtree(data, ignore_errors=True)
-    data.mkdir(parents=True)
+    data = fresh_folder(args.work / f"reprocess-{args.broker}")
     results: dict[str, Any] = {"broker": args.broker, "days": args.days}
     with stack_urls(args.broker, args.postgres, "reprocess", data) as urls:
         env = environment(data, urls)

@@ -28,7 +28,7 @@ from socstack._exceptions import CatalogError, SocError, StorageError
 from socstack.catalog.db import Catalog
 from socstack.catalog.events import append_event
 from socstack.catalog.models import Job, JobStatus, utcnow
-from socstack.pipeline.runner import MissingInputsError, OutputRejectedError, run_rule
+from socstack.pipeline.runner import run_rule
 from socstack.runtime import Runtime
 
 __all__ = ["Outcome", "TransientError", "claim", "execute_job", "finish", "requeue", "retry"]
@@ -283,29 +283,9 @@ def _run(runtime: Runtime, taken: Claim, worker: str, tail: _Tail) -> Outcome:
             logger.warning("job %s: %s; retrying in %.0f s", taken.id, exc, delay)
             requeue(catalog, taken.id, worker, delay=delay, error=traceback.format_exc())
             return Outcome.RETRYING
-        finish(
-            catalog,
-            taken.id,
-            worker,
-            JobStatus.FAILED,
-            error=traceback.format_exc(),
-            log_tail="\n".join(tail.lines),
-        )
-        return Outcome.FAILED
-    except (
-        MissingInputsError,
-        OutputRejectedError,
-        Exception,
-    ):  # the rule's own failure: permanent
-        finish(
-            catalog,
-            taken.id,
-            worker,
-            JobStatus.FAILED,
-            error=traceback.format_exc(),
-            log_tail="\n".join(tail.lines),
-        )
-        return Outcome.FAILED
+        return _failed(catalog, taken, worker, tail)
+    except Exception:  # the rule's own failure, missing inputs, a rejected output: permanent
+        return _failed(catalog, taken, worker, tail)
     outputs = [r.name for r in result.archived] + result.current
     finish(
         catalog,
@@ -318,6 +298,19 @@ def _run(runtime: Runtime, taken: Claim, worker: str, tail: _Tail) -> Outcome:
         rule_seconds=result.seconds_in_rule,
     )
     return Outcome.SUCCEEDED
+
+
+def _failed(catalog: Catalog, taken: Claim, worker: str, tail: _Tail) -> Outcome:
+    """Record the exception being handled as the job's permanent failure."""
+    finish(
+        catalog,
+        taken.id,
+        worker,
+        JobStatus.FAILED,
+        error=traceback.format_exc(),
+        log_tail="\n".join(tail.lines),
+    )
+    return Outcome.FAILED
 
 
 def retry(catalog: Catalog, job_id: int) -> Job:
