@@ -422,11 +422,11 @@ def phase(
 ) -> dict[str, float]:
     """One worker of two processes, the timed planner here, until everything has ended."""
     worker = start_process(["worker", "--concurrency", "2"], env, data / f"worker-{label}.log")
-    from socstack.pipeline.celery_app import celery_app
+    from socstack.pipeline.celery_app import make_celery
     from socstack.pipeline.tasks import sender
 
     try:
-        planner = TimedPlanner(runtime, sender(celery_app()))
+        planner = TimedPlanner(runtime, sender(make_celery(runtime.settings), runtime.settings))
         with runtime.catalog.session() as session:
             after = session.scalar(select(func.max(Job.id))) or 0
         began = time.perf_counter()

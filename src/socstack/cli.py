@@ -327,7 +327,7 @@ def planner(ctx: click.Context) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    Planner(runtime, sender(celery_app())).run(stop)
+    Planner(runtime, sender(celery_app(), runtime.settings)).run(stop)
 
 
 @main.command()

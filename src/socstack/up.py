@@ -153,7 +153,7 @@ def _plan(runtime: Runtime, stop: threading.Event) -> None:
     from socstack.pipeline.planner import Planner
     from socstack.pipeline.tasks import sender
 
-    Planner(runtime, sender(celery_app())).run(stop)
+    Planner(runtime, sender(celery_app(), runtime.settings)).run(stop)
 
 
 def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:

@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 PLANNER = "default"
 #: Passes an event may fail before the planner records it and moves on.
 MAX_TRIES = 5
+#: Seconds between warnings that the broker is unreachable (one per pass would flood).
+BROKER_WARNING_EVERY = 60.0
 Sender = Callable[[Job], None]
 
 
@@ -74,6 +76,7 @@ class Planner:
         self.send = send
         self.name = name
         self._last_reap = 0.0
+        self._broker_warned = -BROKER_WARNING_EVERY
         self._failures: dict[int, int] = {}
 
     # -- the loop ---------------------------------------------------------------------------
@@ -310,7 +313,15 @@ class Planner:
             try:
                 self.send(job)
             except Exception as exc:  # the broker is away: try again next pass
-                logger.warning("planner: cannot send job %s to the broker (%s)", job.id, exc)
+                quiet = time.monotonic() - self._broker_warned < BROKER_WARNING_EVERY
+                if not quiet:
+                    self._broker_warned = time.monotonic()
+                logger.log(
+                    logging.DEBUG if quiet else logging.WARNING,
+                    "planner: cannot send job %s to the broker (%s); jobs wait in the catalog",
+                    job.id,
+                    exc,
+                )
                 break
             sent.append(job.id)
         if sent:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from celery import Celery
 from celery.signals import worker_process_init
 
-from socstack.config import get_settings
+from socstack.config import Settings, get_settings
 from socstack.pipeline.celery_app import TASK_NAME, queue_name, worker_name
 from socstack.pipeline.jobs import execute_job
 from socstack.runtime import Runtime
@@ -52,9 +52,8 @@ def register(app: Celery) -> None:
     app.task(name=TASK_NAME, acks_late=True, ignore_result=True)(run_job)
 
 
-def sender(app: Celery):
+def sender(app: Celery, settings: Settings):
     """A function sending a job to its queue, with the rule's timeout as time limits."""
-    settings = get_settings()
 
     def send(job: Job) -> None:
         app.send_task(
