@@ -412,7 +412,7 @@ def bumped_mission(folder: Path) -> Path:
     config = yaml.safe_load((copy / "mission.yaml").read_text())
     for rule in config["rules"].values():
         version = Version.parse(str(rule["code_version"]))
-        rule["code_version"] = str(Version(version.x, version.y, version.z + 1))
+        rule["code_version"] = str(Version(version.major, version.minor, version.patch + 1))
     (copy / "mission.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return copy
 

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from kombu import Connection
 from sqlalchemy import create_engine, select, text
 
 from socstack.catalog.events import append_event
 from socstack.catalog.models import Event, JobStatus
+from socstack.config import Settings
 from tests.conftest import unavailable
 from tests.integration.pipeline_stack import PIPETEST, RABBITMQ_URL, REDIS_URL, Stack, reachable
 
@@ -67,6 +69,38 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
 def _one_job_each(stack: Stack, rule: str, days: tuple[dt.date, ...]) -> None:
     jobs = [j for j in stack.jobs(rule) if j.status == JobStatus.SUCCEEDED]
     assert sorted(j.partition for j in jobs) == sorted(d.isoformat() for d in days), rule
+
+
+def test_a_job_reaches_its_own_queue_only(stack: Stack) -> None:
+    """A job for ``processing.any`` must not reach a worker of ``processing.onprem``."""
+    from socstack.catalog.models import Job
+    from socstack.pipeline.celery_app import QUEUES, make_celery
+    from socstack.pipeline.tasks import sender
+
+    settings = stack.settings()
+    app = make_celery(settings)
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in app.amqp.queues.values():
+            queue.bind(channel).declare()  # what the workers do when they start
+        send = sender(app, settings)
+        for k, queue in enumerate(("processing.any", "quicklook", "quicklook")):
+            send(Job(id=10_000 + k, queue=queue, timeout=60.0))
+        expected = {name: 0 for name in QUEUES} | {"processing.any": 1, "quicklook": 2}
+        deadline = time.monotonic() + 5  # a broker may count a message a moment after it
+        while (depths := _depths(connection, settings)) != expected:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    assert depths == expected
+
+
+def _depths(connection: Connection, settings: Settings) -> dict[str, int]:
+    from socstack.pipeline.celery_app import QUEUES, queue_name
+    from socstack.pipeline.metrics import queue_depths
+
+    depths = queue_depths(connection, [queue_name(settings, q) for q in QUEUES])
+    return {q: depths[queue_name(settings, q)] for q in QUEUES}
 
 
 def test_inputs_in_any_order_with_the_calibration_last(stack: Stack) -> None:

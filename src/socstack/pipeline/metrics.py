@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
+from kombu import Connection
 from prometheus_client.core import (
     CollectorRegistry,
     GaugeMetricFamily,
@@ -26,12 +27,38 @@ from sqlalchemy import func, select
 from socstack.catalog.models import Event, File, Job, JobStatus, utcnow
 from socstack.runtime import Runtime
 
-__all__ = ["LATENCY_BUCKETS", "broker_depths", "render"]
+__all__ = ["LATENCY_BUCKETS", "broker_depths", "queue_depths", "render"]
 
 logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 DepthProbe = Callable[[], dict[str, int]]
+
+
+def queue_depths(connection: Connection, queues: Iterable[str]) -> dict[str, int]:
+    """Messages waiting in each queue (0 for a queue nobody declared yet).
+
+    On Redis the lists are measured directly: with a key prefix, kombu's passive
+    declare looks for the unprefixed key (EXISTS is not among the commands it prefixes)
+    and would report every queue missing.
+    """
+    depths: dict[str, int] = {}
+    channel = connection.channel()
+    redis = connection.transport.driver_type == "redis"
+    try:
+        for queue in queues:
+            try:
+                if redis:
+                    depths[queue] = int(channel.client.llen(queue))  # type: ignore[attr-defined]
+                else:
+                    reply = channel.queue_declare(queue=queue, passive=True)
+                    depths[queue] = int(reply.message_count)
+            except Exception:  # not declared yet: AMQP closes the channel, so open another
+                depths[queue] = 0
+                channel = connection.channel()
+    finally:
+        channel.close()
+    return depths
 
 
 def broker_depths(queues: tuple[str, ...]) -> DepthProbe:
@@ -46,15 +73,7 @@ def broker_depths(queues: tuple[str, ...]) -> DepthProbe:
         depths: dict[str, int] = {}
         try:
             with celery_app().connection_for_read() as connection:
-                channel = connection.default_channel
-                for queue in queues:
-                    try:
-                        depths[queue] = int(
-                            channel.queue_declare(queue=queue, passive=True).message_count
-                        )
-                    except Exception:  # a queue nobody declared yet holds nothing
-                        depths[queue] = 0
-                        channel = connection.channel()
+                depths = queue_depths(connection, queues)
         except Exception as exc:  # the broker is away: report no depths rather than fail
             logger.warning("metrics: broker unreachable: %s", exc)
         cache.update(at=time.monotonic(), value=depths)
