@@ -57,7 +57,7 @@ from sqlalchemy import func, select, text
 
 from socstack.catalog.events import append_event, file_payload
 from socstack.catalog.migrate import upgrade
-from socstack.catalog.models import Event, File, FileSource, Job, JobStatus, PlannerState
+from socstack.catalog.models import JOB_ENDED, Event, File, FileSource, Job, JobStatus, PlannerState
 from socstack.config import Settings, bundled_missions_dir
 from socstack.mission import Version
 from socstack.pipeline.planner import PLANNER, Planner
@@ -81,7 +81,7 @@ CHAIN = (
     "mag_ql",
     "pls_ql",
 )
-ENDED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT)
+ENDED = JOB_ENDED
 
 
 def say(message: str) -> None:
@@ -398,7 +398,8 @@ def job_seconds(runtime: Runtime, after: int) -> dict[str, float]:
     ran = [r for r in rows if r.started_at and r.finished_at]
     return {
         "jobs": len(ran),
-        "failed": sum(1 for r in ran if r.status != JobStatus.SUCCEEDED),
+        "failed": sum(1 for r in ran if r.status in (JobStatus.FAILED, JobStatus.TIMED_OUT)),
+        "superseded": sum(1 for r in rows if r.status == JobStatus.SUPERSEDED),
         "job_seconds": sum((r.finished_at - r.started_at).total_seconds() for r in ran),
         "rule_seconds": sum(r.rule_seconds or 0.0 for r in ran),
     }

@@ -17,10 +17,13 @@ from socstack.web import create_web_app
 from tests.conftest import explicit_settings
 
 
-def drain(runtime: Runtime) -> list[Job]:
+def drain(
+    runtime: Runtime, planner: Planner | None = None, sent: list[Job] | None = None
+) -> list[Job]:
     """Plan every event and run every queued job here, until nothing is left."""
-    sent: list[Job] = []
-    planner = Planner(runtime, sent.append)
+    if planner is None or sent is None:
+        sent = []
+        planner = Planner(runtime, sent.append)
     while True:
         planner.plan_events()
         planner.dispatch()
@@ -29,6 +32,10 @@ def drain(runtime: Runtime) -> list[Job]:
         for job in list(sent):
             execute_job(runtime, job.id, worker="test:1")
         sent.clear()
+    return all_jobs(runtime)
+
+
+def all_jobs(runtime: Runtime) -> list[Job]:
     with runtime.catalog.session() as session:
         from sqlalchemy import select
 
@@ -185,3 +192,61 @@ def test_a_whole_mission_bump_runs_every_rule_once_more(demo_copy: Path, tmp_pat
         assert all(j.status == JobStatus.SUCCEEDED for j in jobs)
         detail = client.get(f"/api/jobs/{jobs[-1].id}").json()
         assert 0 < detail["rule_seconds"] <= detail["seconds"]
+
+
+def test_a_job_waits_for_remade_inputs_upstream_and_runs_once(
+    demo_copy: Path, tmp_path: Path
+) -> None:
+    """The magnetometer chain ends first: the combined L2 waits for the plasma chain."""
+    runtime = Runtime(explicit_settings(tmp_path / "data"))
+    from socstack.catalog.migrate import upgrade
+
+    upgrade(runtime.catalog)
+    for path in sorted(demo_copy.glob("*20250101*")):
+        runtime.ingestor.ingest(path, source=FileSource.CLI)
+    drain(runtime)
+    for rule in runtime.missions.mission("demo").rules.values():
+        rule.code_version = "1.0.1"
+    from socstack.pipeline.reprocess import Selection, reprocess
+
+    reprocess(runtime, Selection(mission="demo"), dt.date(2025, 1, 1), dt.date(2025, 1, 1))
+    sent: list[Job] = []
+    planner = Planner(runtime, sent.append)
+
+    def step(only: str) -> list[str]:
+        """Plan, dispatch, and run the sent jobs of one instrument; the rest wait."""
+        planner.plan_events()
+        planner.dispatch()
+        ran = []
+        for job in list(sent):
+            if job.rule.startswith(only):
+                execute_job(runtime, job.id, worker="test:1")
+                sent.remove(job)
+                ran.append(job.rule)
+        return ran
+
+    assert step("mag") == ["mag_l1a"]
+    assert step("mag") == ["mag_l1b"]
+    assert step("mag") == ["mag_l2"]
+    assert step("mag") == ["mag_ql"]
+    planner.plan_events()
+    planner.dispatch()
+    held = [j for j in all_jobs(runtime) if j.rule == "sw_l2"][1:]
+    assert [(j.status, j.dispatched_at) for j in held] == [(JobStatus.QUEUED, None)], (
+        "planned with the new mag_l2, but held while the plasma chain is still to run"
+    )
+    assert step("pls") == ["pls_l1a"]
+    assert step("pls") == ["pls_l1b"]
+    assert step("pls") == ["pls_l2"]
+    jobs = drain(runtime, planner, sent)
+    runs = Counter(j.rule for j in jobs if j.status == JobStatus.SUCCEEDED)
+    assert runs["sw_l2"] == 2, "once at first, once more: never on half-new inputs"
+    assert [j.status for j in jobs if j.id == held[0].id] == [JobStatus.SUPERSEDED]
+    with TestClient(create_web_app(runtime)) as client:
+        names = [
+            f["name"] for f in client.get("/api/files?product=sw_l2&version=all").json()["files"]
+        ]
+    assert sorted(names) == [
+        "demo_sw_l2_derived_20250101_v1.0.0.cdf",
+        "demo_sw_l2_derived_20250101_v1.0.1.cdf",
+    ]

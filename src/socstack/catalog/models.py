@@ -120,6 +120,13 @@ class JobStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
+    SUPERSEDED = "superseded"  # replaced by a newer job for its rule and day before it ran
+
+
+#: The states a job does not leave by itself (a retry moves failed ones back to queued).
+JOB_ENDED = frozenset(
+    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT, JobStatus.SUPERSEDED}
+)
 
 
 def _enum(kind: type[enum.StrEnum]) -> Enum:

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from socstack._exceptions import CatalogError, SocError, StorageError
 from socstack.catalog.db import Catalog
 from socstack.catalog.events import append_event
-from socstack.catalog.models import Job, JobStatus, utcnow
+from socstack.catalog.models import JOB_ENDED, Job, JobStatus, utcnow
 from socstack.pipeline.runner import run_rule
 from socstack.runtime import Runtime
 
@@ -35,7 +35,6 @@ __all__ = ["Outcome", "TransientError", "claim", "execute_job", "finish", "reque
 
 logger = logging.getLogger(__name__)
 
-TERMINAL = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT})
 MAX_BACKOFF = 300.0
 
 
@@ -86,7 +85,7 @@ def claim(catalog: Catalog, job_id: int, worker: str, *, stale: float) -> Claim 
     now = utcnow()
     with catalog.transaction() as session:
         job = session.get(Job, job_id, with_for_update=True)
-        if job is None or job.status in TERMINAL or job.status == JobStatus.BLOCKED:
+        if job is None or job.status in JOB_ENDED or job.status == JobStatus.BLOCKED:
             return None
         if job.status == JobStatus.RUNNING and job.worker != worker:
             beat = job.heartbeat_at or job.started_at or now

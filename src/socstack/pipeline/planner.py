@@ -59,6 +59,29 @@ BROKER_WARNING_EVERY = 60.0
 Sender = Callable[[Job], None]
 
 
+def upstream_rules(mission: Mission, rule_id: str) -> dict[str, set[int]]:
+    """Every rule upstream of ``rule_id``, with the day offsets whose output it reads.
+
+    Upstream means making its inputs, or their inputs, and so on; offsets add up along
+    the way (a previous-day input of a previous-day input is two days back).
+    """
+    made_by = {o.product: r.id for r in mission.rules.values() for o in r.outputs}
+    found: dict[str, set[int]] = {}
+
+    def visit(current: str, shift: int, path: frozenset[str]) -> None:
+        for item in mission.rules[current].inputs:
+            producer = made_by.get(item.product)
+            if producer is None or producer in path or item.window.kind != "days":
+                continue
+            for k in range(item.window.start, item.window.stop + 1):
+                if shift + k not in found.setdefault(producer, set()):
+                    found[producer].add(shift + k)
+                    visit(producer, shift + k, path | {producer})
+
+    visit(rule_id, 0, frozenset({rule_id}))
+    return found
+
+
 @dataclass
 class PlanResult:
     """What planning one partition did."""
@@ -77,6 +100,7 @@ class Planner:
         self.name = name
         self._last_reap = 0.0
         self._broker_warned = -BROKER_WARNING_EVERY
+        self._upstream: dict[tuple[str, str], dict[str, set[int]]] = {}
         self._failures: dict[int, int] = {}
 
     # -- the loop ---------------------------------------------------------------------------
@@ -290,24 +314,64 @@ class Planner:
 
     # -- dispatching --------------------------------------------------------------------------
     def dispatch(self, limit: int = 500) -> int:
-        """Send queued jobs no worker has taken (again, after ``redispatch_after``)."""
+        """Send queued jobs no worker has taken (again, after ``redispatch_after``).
+
+        A job waits while a job of a rule upstream of it (making its inputs, or their
+        inputs) is queued or running for the days it reads: that job's output will plan
+        it again with the new input, and running it now would make a version that is
+        superseded minutes later. A job replaced by a newer one for the same rule and
+        day before it ran ends ``superseded``.
+        """
         if self.send is None:
             return 0
         now = utcnow()
         again = now - dt.timedelta(seconds=self.runtime.settings.redispatch_after)
+        due = (
+            (Job.status == JobStatus.QUEUED)
+            & or_(Job.dispatched_at.is_(None), Job.dispatched_at < again)
+            & or_(Job.retry_at.is_(None), Job.retry_at <= now)
+        )
         with self.catalog.session() as session:
-            jobs = list(
-                session.scalars(
-                    select(Job)
-                    .where(
-                        (Job.status == JobStatus.QUEUED)
-                        & or_(Job.dispatched_at.is_(None), Job.dispatched_at < again)
-                        & or_(Job.retry_at.is_(None), Job.retry_at <= now)
-                    )
-                    .order_by(Job.id)
-                    .limit(limit)
+            candidates = session.execute(
+                select(Job.id, Job.mission, Job.rule, Job.partition).where(due).order_by(Job.id)
+            ).all()
+            if not candidates:
+                return 0
+            recent = session.execute(
+                select(Job.id, Job.mission, Job.rule, Job.partition).where(
+                    Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED))
+                    & Job.partition.in_({c.partition for c in candidates})
                 )
-            )
+            ).all()
+            busy = {
+                tuple(row)
+                for row in session.execute(
+                    select(Job.mission, Job.rule, Job.partition).where(
+                        Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING))
+                    )
+                )
+            }
+        newest: dict[tuple[str, str, str], int] = {}
+        for row in recent:
+            key = (row.mission, row.rule, row.partition)
+            newest[key] = max(newest.get(key, 0), row.id)
+        chosen: list[int] = []
+        outdated: list[int] = []
+        for c in candidates:
+            if newest.get((c.mission, c.rule, c.partition), 0) > c.id:
+                outdated.append(c.id)
+            elif not self._upstream_busy(c.mission, c.rule, c.partition, busy):
+                chosen.append(c.id)
+            if len(chosen) >= limit:
+                break
+        if outdated:
+            self._supersede(outdated, newest)
+        return self._send(chosen, now)
+
+    def _send(self, ids: list[int], now: dt.datetime) -> int:
+        assert self.send is not None  # noqa: S101 - checked by dispatch
+        with self.catalog.session() as session:
+            jobs = list(session.scalars(select(Job).where(Job.id.in_(ids)).order_by(Job.id)))
         sent: list[int] = []
         for job in jobs:
             try:
@@ -330,6 +394,32 @@ class Planner:
                     if job.status == JobStatus.QUEUED:
                         job.dispatched_at = now
         return len(sent)
+
+    def _supersede(self, ids: list[int], newest: dict[tuple[str, str, str], int]) -> None:
+        with self.catalog.transaction() as session:
+            for job in session.scalars(select(Job).where(Job.id.in_(ids))):
+                if job.status != JobStatus.QUEUED:
+                    continue
+                job.status = JobStatus.SUPERSEDED
+                job.finished_at = utcnow()
+                job.reason = f"replaced by job {newest[(job.mission, job.rule, job.partition)]}"
+                logger.info("job %s (%s %s): %s", job.id, job.rule, job.partition, job.reason)
+
+    def _upstream_busy(
+        self, mission_name: str, rule_id: str, partition: str, busy: set[tuple[str, str, str]]
+    ) -> bool:
+        mission = self.runtime.missions.missions.get(mission_name)
+        if mission is None or rule_id not in mission.rules:
+            return False
+        day = dt.date.fromisoformat(partition)
+        key = (mission_name, rule_id)
+        if key not in self._upstream:
+            self._upstream[key] = upstream_rules(mission, rule_id)
+        for upstream, offsets in self._upstream[key].items():
+            for k in offsets:
+                if (mission_name, upstream, (day + dt.timedelta(days=k)).isoformat()) in busy:
+                    return True
+        return False
 
     # -- reaping ------------------------------------------------------------------------------
     def reap(self) -> int:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from socstack._exceptions import NotFoundError, SocError
-from socstack.catalog.models import Event, File, FileStatus, Job, JobStatus, PlannerState
+from socstack.catalog.models import JOB_ENDED, Event, File, FileStatus, Job, JobStatus, PlannerState
 from socstack.mission.model import Mission, Rule
 from socstack.pipeline.planner import PLANNER, Planner
 from socstack.runtime import Runtime
@@ -189,9 +189,8 @@ class Progress:
 
     @property
     def ended(self) -> int:
-        """Jobs that succeeded, failed or timed out."""
-        ended = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT)
-        return sum(self.counts.get(s, 0) for s in ended)
+        """Jobs that succeeded, failed, timed out or were superseded."""
+        return sum(self.counts.get(s, 0) for s in JOB_ENDED)
 
     @property
     def settled(self) -> bool:
