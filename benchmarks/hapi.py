@@ -29,117 +29,30 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import statistics
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
-from _common import free_port, machine
+from _common import SocstackProcess, demo_archive, machine
 
 START = dt.date(2025, 1, 1)
 DATASET = "demo_mag_l2_1s"
 PARAMETER = "B_GSE"
 
 
-def _settings(folder: Path):
-    from socstack.config import Settings, bundled_missions_dir
-
-    return Settings(
-        data_dir=folder,
-        database_url=f"sqlite:///{folder / 'catalog.sqlite'}",
-        archive_url=(folder / "archive").as_uri(),
-        quarantine_url=(folder / "quarantine").as_uri(),
-        missions=[bundled_missions_dir() / "demo"],
-    )
-
-
 def build_archive(folder: Path, days: int) -> None:
     """Magnetometer L0 and calibrations for ``days`` days, processed to L2."""
-    from socstack.catalog.migrate import upgrade
-    from socstack.catalog.models import FileSource
-    from socstack.mission import Version, load_callable
-    from socstack.pipeline.runner import run_rule
-    from socstack.runtime import Runtime
-
-    if (folder / "ready").exists():
-        print(f"{folder}: already prepared", file=sys.stderr)
-        return
-    runtime = Runtime(_settings(folder))
-    upgrade(runtime.catalog)
-    mission = runtime.missions.mission("demo")
-    load_callable(mission, mission.simulator or "", field="simulator")
-    from demo_mission.simulate.calibration import mag_calibration, period_start
-    from demo_mission.simulate.solar_wind import SolarWindModel
-    from demo_mission.simulate.spacecraft import mag_day
-
-    model = SolarWindModel(2025)
-    staging = folder / "staging"
-    staging.mkdir(parents=True, exist_ok=True)
-    version = Version(1, 0, 0)
-    started = time.monotonic()
-    for k in range(days):
-        day = START + dt.timedelta(days=k)
-        valid_from = period_start(day)
-        calibration = staging / mission.products["mag_cal"].file_name(valid_from, version).name
-        if not calibration.exists():
-            mag_calibration(2025, valid_from).write_csv(calibration)
-            runtime.ingestor.ingest(calibration, source=FileSource.CLI)
-        telemetry = staging / mission.products["mag_l0"].file_name(day, version).name
-        telemetry.write_bytes(mag_day(model, 2025, day))
-        runtime.ingestor.ingest(telemetry, source=FileSource.CLI)
-        telemetry.unlink()
-        for rule in ("mag_l1a", "mag_l1b", "mag_l2"):
-            run_rule(runtime, mission, mission.rules[rule], day)
-        if k % 10 == 9:
-            print(
-                f"{folder.name}: {k + 1}/{days} days, {time.monotonic() - started:.0f} s",
-                file=sys.stderr,
-            )
-    runtime.close()
-    (folder / "ready").write_text("ok\n")
+    demo_archive(folder, START, {"mag": days})
 
 
-class Server:
+class Server(SocstackProcess):
     """``socstack serve hapi`` in its own process, on loopback."""
 
     def __init__(self, folder: Path):
-        self.port = free_port()
-        env = {
-            **os.environ,
-            "SOC_DATA_DIR": str(folder),
-            "SOC_DATABASE_URL": f"sqlite:///{folder / 'catalog.sqlite'}",
-            "SOC_LOG_LEVEL": "WARNING",
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "socstack", "serve", "hapi", "--port", str(self.port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.url = f"http://127.0.0.1:{self.port}/hapi"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/capabilities", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("socstack serve hapi did not start") from None
-                time.sleep(0.2)
-
-    def peak_rss_mb(self) -> float:
-        """Peak resident memory of the server process so far (VmHWM)."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
+        super().__init__(folder, ["serve", "hapi"], "/hapi/capabilities")
+        self.url = f"{self.base}/hapi"
 
 
 def fetch(url: str) -> dict[str, float]:

@@ -136,25 +136,35 @@ def up(
 
 
 @main.command()
-@click.argument("service", type=click.Choice(["api", "hapi"]))
+@click.argument("service", type=click.Choice(["api", "hapi", "viz"]))
 @click.option("--port", type=click.IntRange(0, 65535), help="Port to serve on [SOC_PORT, 8000].")
 @click.option("--host", help="Interface to bind [SOC_HOST, 127.0.0.1].")
 @click.pass_context
 def serve(ctx: click.Context, service: str, port: int | None, host: str | None) -> None:
-    """Serve one web service (as its container does); the catalog must be migrated."""
-    from socstack.api.app import create_app as create_api
-    from socstack.catalog.migrate import ensure_current
-    from socstack.hapi.app import create_app as create_hapi
+    """Serve one web service (as its container does); api and hapi need a migrated catalog.
+
+    viz reads HAPI and the API over HTTP only (SOC_VIZ_HAPI_URL, SOC_VIZ_API_URL).
+    """
     from socstack.up import serve as run_server
 
-    runtime = _runtime(ctx)
-    settings = runtime.settings
-    ensure_current(runtime.catalog)
-    runtime.missions  # noqa: B018 - load now: a bad mission file fails before serving
+    settings: Settings = ctx.ensure_object(dict)["settings"]
+    if service == "viz":
+        from socstack.viz.service import create_viz_app
+
+        app = create_viz_app(settings, lambda: settings.public_url)
+    else:
+        from socstack.api.app import create_app as create_api
+        from socstack.catalog.migrate import ensure_current
+        from socstack.hapi.app import create_app as create_hapi
+
+        runtime = _runtime(ctx)
+        settings = runtime.settings
+        ensure_current(runtime.catalog)
+        runtime.missions  # noqa: B018 - load now: a bad mission file fails before serving
+        app = {"api": create_api, "hapi": create_hapi}[service](runtime)
     bind = host or settings.host
-    apps = {"api": create_api, "hapi": create_hapi}
     run_server(
-        apps[service](runtime),
+        app,
         bind,
         settings.port if port is None else port,
         lambda bound: click.echo(f"serving {service} on http://{bind}:{bound}/{service}"),
@@ -185,7 +195,12 @@ def watch(ctx: click.Context, once: bool) -> None:
         results += dropbox.scan()
         _summary(Counter(r.outcome.value for r in results))
         return
+    import signal
+
     stop = threading.Event()
+    # SIGTERM (a container stopping) ends the watch between files, as Ctrl-C does; as
+    # PID 1 in a container, a process without this handler would not stop at all.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     click.echo(f"watching {settings.incoming} (Ctrl-C to stop)")
     try:
         dropbox.run(stop)
@@ -594,6 +609,31 @@ def mission_check(ctx: click.Context, folders: tuple[Path, ...]) -> None:
             f"{item.name}: {len(item.products)} products, {len(item.datasets)} datasets,"
             f" {len(item.rules)} rules: ok"
         )
+
+
+@main.command()
+@click.option("--url", "urls", multiple=True, help="An http(s) URL that must answer 2xx.")
+@click.option("--catalog", is_flag=True, help="The catalog (SOC_DATABASE_URL) must answer.")
+@click.option("--broker", is_flag=True, help="The broker (SOC_BROKER_URL) must answer.")
+@click.option(
+    "--timeout", type=click.FloatRange(0.1, 300), default=5.0, show_default=True, help="Seconds."
+)
+@click.pass_context
+def health(
+    ctx: click.Context, urls: tuple[str, ...], catalog: bool, broker: bool, timeout: float
+) -> None:
+    """Exit 0 if every named service answers (the containers' healthcheck), else 1."""
+    from socstack.health import check_broker, check_catalog, check_url
+
+    if not (urls or catalog or broker):
+        raise click.UsageError("name at least one of --url, --catalog, --broker")
+    settings: Settings = ctx.obj["settings"]
+    answers = [check_url(url, timeout=timeout) for url in urls]
+    if catalog:
+        answers.append(check_catalog(_runtime(ctx)))
+    if broker:
+        answers.append(check_broker(settings, timeout=timeout))
+    click.echo("ok: " + "; ".join(answers))
 
 
 @main.command("config")

@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["auto", "text", "json"] = "auto"
 
+    s3_endpoint_url: str = Field(
+        "",
+        description=(
+            "Endpoint of an S3-protocol server (MinIO, Ceph, a cloud's S3) for s3:// URLs;"
+            " empty for AWS itself. Credentials come from the usual AWS chain."
+        ),
+    )
     archive_fsync: bool = Field(True, description="fsync archived files before they count.")
     watch_interval: float = Field(0.5, gt=0, description="Seconds between drop-box scans.")
     watch_settle: float = Field(
@@ -95,6 +102,17 @@ class Settings(BaseSettings):
         False, description="Serve datasets the release policy keeps private (internal servers)."
     )
     hapi_gzip_level: int = Field(3, ge=1, le=9, description="gzip level of HAPI responses.")
+
+    viz_hapi_url: str = Field(
+        "", description="HAPI server the viz opens with (default: this socstack's /hapi)."
+    )
+    viz_api_url: str = Field(
+        "", description="socstack API the viz reads quicklooks and jobs from (default: /api)."
+    )
+    viz_cache_mb: int = Field(
+        1024, ge=16, description="Memory the viz keeps downloaded HAPI data in (MB)."
+    )
+    viz_timeout: float = Field(60.0, gt=0, description="Seconds the viz waits for a server.")
 
     demo_start: dt.date = Field(dt.date(2025, 1, 1), description="First day `up` simulates.")
     demo_days: int = Field(3, ge=0, description="Days of telemetry `up` simulates if empty.")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from socstack.archive.store import Store
+from socstack.archive.store import Store, storage_options
 from socstack.catalog.db import Catalog
 from socstack.config import Settings
 from socstack.mission.loader import MissionRegistry, load_missions
@@ -35,12 +35,16 @@ class Runtime:
     @cached_property
     def archive(self) -> Store:
         """The archive store."""
-        return Store(self.settings.archive_url, fsync=self.settings.archive_fsync)
+        return self._store(self.settings.archive_url)
 
     @cached_property
     def quarantine(self) -> Store:
         """Where rejected files are kept."""
-        return Store(self.settings.quarantine_url, fsync=self.settings.archive_fsync)
+        return self._store(self.settings.quarantine_url)
+
+    def _store(self, url: str) -> Store:
+        options = storage_options(url, s3_endpoint_url=self.settings.s3_endpoint_url)
+        return Store(url, fsync=self.settings.archive_fsync, storage_options=options)
 
     @cached_property
     def missions(self) -> MissionRegistry:

@@ -130,13 +130,18 @@ def up(
         watcher = threading.Thread(target=dropbox.run, args=(stop,), name="dropbox", daemon=True)
         watcher.start()
 
+    bound_url = {"base": settings.public_url}
+
     def started(bound: int) -> None:
         base = f"http://{host}:{bound}"
+        if bound != port:  # port 0: the viz reads this server where it really listens
+            bound_url["base"] = base
         say(f"socstack is up: {base}/api/files  (API docs {base}/api/docs)")
+        say(f"plots: {base}/viz/   HAPI: {base}/hapi")
         say(f"drop box: {incoming}   stop with Ctrl-C")
 
     try:
-        serve(create_web_app(runtime), host, port, started)
+        serve(create_web_app(runtime, lambda: bound_url["base"]), host, port, started)
     finally:
         stop.set()
         for thread in (watcher, planner):

@@ -1,6 +1,7 @@
 """One ASGI app with every web service at its contract path, on one port.
 
-``/api`` (the data-center API), ``/hapi`` (HAPI 3.3); ``/viz`` joins when it lands.
+``/api`` (the data-center API), ``/hapi`` (HAPI 3.3), ``/viz`` (the Dash app, which
+reads ``/hapi`` and ``/api`` over HTTP like any other client).
 Each service keeps its own middleware and error handling: requests are dispatched by
 path prefix, so HAPI's error bodies never leak into the API or the other way round.
 ``socstack up`` serves this app; the containers serve each service alone at the same
@@ -8,6 +9,8 @@ paths behind an ingress.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -37,12 +40,24 @@ class _ByPrefix:
         await self.default(scope, receive, send)
 
 
-def create_web_app(runtime: Runtime) -> ASGIApp:
-    """The API app at ``/api`` and ``/``, HAPI at ``/hapi``."""
+def create_web_app(runtime: Runtime, base_url: Callable[[], str] | None = None) -> ASGIApp:
+    """The API app at ``/api`` and ``/``, HAPI at ``/hapi``, the viz at ``/viz``.
+
+    ``base_url`` gives where this server listens (known only once it is bound); the viz
+    reads this server's HAPI and API there unless the settings name others.
+    """
     api: FastAPI = create_api_app(runtime)
+    prefixed: dict[str, ASGIApp] = {"/hapi": create_hapi_app(runtime)}
+    try:
+        from socstack.viz.service import create_viz_app
+    except ImportError:  # installed without the viz extra
+        pass
+    else:
+        settings = runtime.settings
+        prefixed["/viz"] = create_viz_app(settings, base_url or (lambda: settings.public_url))
 
     @api.get("/", include_in_schema=False)
     def _home() -> RedirectResponse:
         return RedirectResponse("/hapi")
 
-    return _ByPrefix(api, {"/hapi": create_hapi_app(runtime)})
+    return _ByPrefix(api, prefixed)

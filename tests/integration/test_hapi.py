@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp
 
 from socstack.formats.cdf import read_variables
 from socstack.hapi.app import create_app
@@ -53,11 +54,21 @@ class LiveServer:
 
     def __init__(self, folder: Path, **overrides: object):
         self.port = free_port()
-        app = create_app(Runtime(explicit_settings(folder, **overrides)))
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.runtime = Runtime(explicit_settings(folder, **overrides))
+        self.app = self.build(self.runtime)
         self.server = uvicorn.Server(
-            uvicorn.Config(app, port=self.port, log_config=None, lifespan="off")
+            uvicorn.Config(self.app, port=self.port, log_config=None, lifespan="off")
         )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def build(self, runtime: Runtime) -> ASGIApp:
+        """The app served: the HAPI server alone."""
+        return create_app(runtime)
+
+    @property
+    def hapi(self) -> str:
+        return f"{self.base}/hapi"
 
     def __enter__(self) -> str:
         self.thread.start()
@@ -65,11 +76,12 @@ class LiveServer:
         while not self.server.started:
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.02)
-        return f"http://127.0.0.1:{self.port}/hapi"
+        return self.hapi
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.runtime.close()
 
 
 @pytest.fixture(scope="module")

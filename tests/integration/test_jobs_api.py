@@ -8,10 +8,13 @@ from collections import Counter
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from socstack.catalog.migrate import upgrade
 from socstack.catalog.models import FileSource, Job, JobStatus
 from socstack.pipeline.jobs import execute_job
 from socstack.pipeline.planner import Planner
+from socstack.pipeline.reprocess import Selection, reprocess
 from socstack.runtime import Runtime
 from socstack.web import create_web_app
 from tests.conftest import explicit_settings
@@ -37,18 +40,20 @@ def drain(
 
 def all_jobs(runtime: Runtime) -> list[Job]:
     with runtime.catalog.session() as session:
-        from sqlalchemy import select
-
         return list(session.scalars(select(Job).order_by(Job.id)))
 
 
-def test_the_api_shows_jobs_and_reprocesses(demo_copy: Path, tmp_path: Path) -> None:
+def migrated(tmp_path: Path, demo_copy: Path | None = None) -> Runtime:
+    """A migrated runtime in ``tmp_path``, with the demo's first day ingested if given."""
     runtime = Runtime(explicit_settings(tmp_path / "data"))
-    from socstack.catalog.migrate import upgrade
-
     upgrade(runtime.catalog)
-    for path in sorted(demo_copy.glob("*20250101*")):
+    for path in sorted(demo_copy.glob("*20250101*")) if demo_copy else ():
         runtime.ingestor.ingest(path, source=FileSource.CLI)
+    return runtime
+
+
+def test_the_api_shows_jobs_and_reprocesses(demo_copy: Path, tmp_path: Path) -> None:
+    runtime = migrated(tmp_path, demo_copy)
     jobs = drain(runtime)
     assert {j.rule for j in jobs} == {
         "mag_l1a",
@@ -148,10 +153,7 @@ def test_the_api_shows_jobs_and_reprocesses(demo_copy: Path, tmp_path: Path) -> 
 
 
 def test_a_blocked_job_says_what_it_waits_for(demo_copy: Path, tmp_path: Path) -> None:
-    runtime = Runtime(explicit_settings(tmp_path / "data"))
-    from socstack.catalog.migrate import upgrade
-
-    upgrade(runtime.catalog)
+    runtime = migrated(tmp_path)
     runtime.ingestor.ingest(
         demo_copy / "demo_mag_l0_raw_20250102_v1.0.0.pkts", source=FileSource.CLI
     )
@@ -170,12 +172,7 @@ def test_a_blocked_job_says_what_it_waits_for(demo_copy: Path, tmp_path: Path) -
 
 
 def test_a_whole_mission_bump_runs_every_rule_once_more(demo_copy: Path, tmp_path: Path) -> None:
-    runtime = Runtime(explicit_settings(tmp_path / "data"))
-    from socstack.catalog.migrate import upgrade
-
-    upgrade(runtime.catalog)
-    for path in sorted(demo_copy.glob("*20250101*")):
-        runtime.ingestor.ingest(path, source=FileSource.CLI)
+    runtime = migrated(tmp_path, demo_copy)
     first = drain(runtime)
     for rule in runtime.missions.mission("demo").rules.values():
         rule.code_version = "1.0.1"
@@ -198,17 +195,10 @@ def test_a_job_waits_for_remade_inputs_upstream_and_runs_once(
     demo_copy: Path, tmp_path: Path
 ) -> None:
     """The magnetometer chain ends first: the combined L2 waits for the plasma chain."""
-    runtime = Runtime(explicit_settings(tmp_path / "data"))
-    from socstack.catalog.migrate import upgrade
-
-    upgrade(runtime.catalog)
-    for path in sorted(demo_copy.glob("*20250101*")):
-        runtime.ingestor.ingest(path, source=FileSource.CLI)
+    runtime = migrated(tmp_path, demo_copy)
     drain(runtime)
     for rule in runtime.missions.mission("demo").rules.values():
         rule.code_version = "1.0.1"
-    from socstack.pipeline.reprocess import Selection, reprocess
-
     reprocess(runtime, Selection(mission="demo"), dt.date(2025, 1, 1), dt.date(2025, 1, 1))
     sent: list[Job] = []
     planner = Planner(runtime, sent.append)

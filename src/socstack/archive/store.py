@@ -28,7 +28,7 @@ from fsspec.implementations.local import LocalFileSystem
 from socstack._exceptions import ConfigError, StorageError
 from socstack.archive.checksum import sha256_file
 
-__all__ = ["Staged", "Store"]
+__all__ = ["Staged", "Store", "storage_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,24 @@ class Staged:
     size: int
     sha256: str
     temporary: str | None  # local stores: the hidden file beside the final path
+
+
+def storage_options(url: str, *, s3_endpoint_url: str = "") -> dict[str, Any]:
+    """The fsspec options a store at ``url`` needs beyond the URL itself.
+
+    For ``s3://``: the endpoint of a non-AWS server (MinIO, Ceph, moto), and no listings
+    cache. Several processes write one archive, and s3fs would otherwise answer
+    ``exists`` and ``find`` from a listing it made before another worker's write.
+    Credentials are left to the AWS chain (environment, profile, pod or instance role),
+    so no secret passes through socstack's settings.
+    """
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    if protocol not in ("s3", "s3a"):
+        return {}
+    options: dict[str, Any] = {"use_listings_cache": False}
+    if s3_endpoint_url:
+        options["endpoint_url"] = s3_endpoint_url
+    return options
 
 
 def _stat_id(path: Path) -> tuple[int, int]:

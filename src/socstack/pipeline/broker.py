@@ -4,20 +4,52 @@ Embedded mode runs real Celery workers (not eager mode), so the same tasks, acks
 retries run on a laptop as in the cluster. kombu's SQLAlchemy transport hands every
 transport option to ``create_engine`` and polls once a second; this subclass polls ten
 times a second, which keeps the latency from telemetry to L2 in seconds.
+
+kombu creates a queue's row on first use, guarded by a lock that holds within one
+process only: when the planner and a worker start together, both insert the row and one
+of them dies of a UNIQUE violation (or, with SQLite busy, goes on with a row that was
+never stored). :class:`EmbeddedChannel` takes whichever row won.
 """
 
 from __future__ import annotations
 
-from kombu.transport.sqlalchemy import Transport
+import time
+from typing import Any
 
-__all__ = ["EmbeddedTransport", "celery_broker"]
+from kombu.transport.sqlalchemy import Channel, Transport
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+__all__ = ["EmbeddedChannel", "EmbeddedTransport", "celery_broker"]
 
 EMBEDDED_PREFIX = "sqla+"
+_CREATE_ATTEMPTS = 20
+
+
+class EmbeddedChannel(Channel):
+    """kombu's SQLAlchemy channel, safe when processes create the same queue at once."""
+
+    def _get_or_create(self, queue: str) -> Any:
+        model = self.queue_cls
+        for attempt in range(_CREATE_ATTEMPTS):
+            row = self.session.query(model).filter(model.name == queue).first()
+            if row is not None:
+                return row
+            self.session.add(model(queue))
+            try:
+                self.session.commit()
+            except (IntegrityError, OperationalError):
+                # Another process inserted it first, or SQLite was busy: read it again.
+                self.session.rollback()
+                time.sleep(0.05 * (attempt + 1))
+                continue
+            return self.session.query(model).filter(model.name == queue).one()
+        raise OperationalError(f"could not create queue {queue!r}", None, Exception("busy"))
 
 
 class EmbeddedTransport(Transport):
-    """kombu's SQLAlchemy transport, polling every 0.1 s."""
+    """kombu's SQLAlchemy transport, polling every 0.1 s, with :class:`EmbeddedChannel`."""
 
+    Channel = EmbeddedChannel
     polling_interval = 0.1
 
 

@@ -59,18 +59,23 @@ BROKER_WARNING_EVERY = 60.0
 Sender = Callable[[Job], None]
 
 
+def made_by(mission: Mission) -> dict[str, str]:
+    """The rule that makes each product the mission's rules output."""
+    return {o.product: r.id for r in mission.rules.values() for o in r.outputs}
+
+
 def upstream_rules(mission: Mission, rule_id: str) -> dict[str, set[int]]:
     """Every rule upstream of ``rule_id``, with the day offsets whose output it reads.
 
     Upstream means making its inputs, or their inputs, and so on; offsets add up along
     the way (a previous-day input of a previous-day input is two days back).
     """
-    made_by = {o.product: r.id for r in mission.rules.values() for o in r.outputs}
+    makers = made_by(mission)
     found: dict[str, set[int]] = {}
 
     def visit(current: str, shift: int, path: frozenset[str]) -> None:
         for item in mission.rules[current].inputs:
-            producer = made_by.get(item.product)
+            producer = makers.get(item.product)
             if producer is None or producer in path or item.window.kind != "days":
                 continue
             for k in range(item.window.start, item.window.stop + 1):
@@ -101,6 +106,7 @@ class Planner:
         self._last_reap = 0.0
         self._broker_warned = -BROKER_WARNING_EVERY
         self._upstream: dict[tuple[str, str], dict[str, set[int]]] = {}
+        self._makers: dict[str, dict[str, str]] = {}  # mission -> product -> making rule
         self._failures: dict[int, int] = {}
 
     # -- the loop ---------------------------------------------------------------------------
@@ -132,8 +138,11 @@ class Planner:
     # -- planning ---------------------------------------------------------------------------
     def _cursor(self) -> int:
         with self.catalog.session() as session:
-            state = session.get(PlannerState, self.name)
-            return state.cursor if state else 0
+            return self._cursor_in(session)
+
+    def _cursor_in(self, session: Session) -> int:
+        state = session.get(PlannerState, self.name)
+        return state.cursor if state else 0
 
     def plan_events(self, limit: int = 200) -> int:
         """Plan the events after the cursor; each event and its cursor step is one unit.
@@ -337,24 +346,29 @@ class Planner:
             ).all()
             if not candidates:
                 return 0
-            recent = session.execute(
-                select(Job.id, Job.mission, Job.rule, Job.partition).where(
-                    Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED))
-                    & Job.partition.in_({c.partition for c in candidates})
+            # Newer jobs of the candidates' rules and days: they replace the candidates.
+            newest = {
+                (m, r, p): int(i)
+                for m, r, p, i in session.execute(
+                    select(Job.mission, Job.rule, Job.partition, func.max(Job.id))
+                    .where(
+                        Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED))
+                        & (Job.id > candidates[0].id)
+                    )
+                    .group_by(Job.mission, Job.rule, Job.partition)
                 )
-            ).all()
-            busy = {
-                tuple(row)
-                for row in session.execute(
+            }
+            # Work that will remake inputs: jobs queued or running, then (read after them,
+            # so a job that ends in between is seen here) outputs not planned yet.
+            busy: set[tuple[str, str, str]] = {
+                (m, r, p)
+                for m, r, p in session.execute(
                     select(Job.mission, Job.rule, Job.partition).where(
                         Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING))
                     )
                 )
             }
-        newest: dict[tuple[str, str, str], int] = {}
-        for row in recent:
-            key = (row.mission, row.rule, row.partition)
-            newest[key] = max(newest.get(key, 0), row.id)
+            busy |= self._unplanned_outputs(session)
         chosen: list[int] = []
         outdated: list[int] = []
         for c in candidates:
@@ -367,6 +381,22 @@ class Planner:
         if outdated:
             self._supersede(outdated, newest)
         return self._send(chosen, now)
+
+    def _unplanned_outputs(self, session: Session) -> set[tuple[str, str, str]]:
+        """(mission, making rule, partition) of archived files the planner has not read."""
+        found = set()
+        cursor = self._cursor_in(session)
+        for event in events_after(session, cursor, limit=10_000, kind="file.archived"):
+            payload: dict[str, Any] = event.payload or {}
+            mission = self.runtime.missions.missions.get(str(payload.get("mission")))
+            if mission is None:
+                continue
+            if mission.name not in self._makers:
+                self._makers[mission.name] = made_by(mission)
+            rule_id = self._makers[mission.name].get(str(payload.get("product")))
+            if rule_id is not None:
+                found.add((mission.name, rule_id, str(payload.get("partition"))))
+        return found
 
     def _send(self, ids: list[int], now: dt.datetime) -> int:
         assert self.send is not None  # noqa: S101 - checked by dispatch

@@ -1,0 +1,364 @@
+"""Reading any HAPI server: catalog, info and data as numpy columns.
+
+The viz reads socstack's own server and anyone else's the same way. hapiclient (the
+reference client) turns every time into a Python ``datetime`` and caches to a disk
+folder per user; here a year of 1 Hz data must become numpy in about a second, inside
+a server process, with errors a page can show. So this client streams the binary
+format (csv where a server lacks it) straight into typed columns and maps every
+failure to a :class:`HapiClientError` with one clear line.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import numpy as np
+
+from socstack._exceptions import SocError
+from socstack.hapi.times import format_time, parse_times
+
+__all__ = ["Dataset", "HapiClientError", "HapiServer", "Table"]
+
+_BLOCK = 1 << 20  # bytes read per step of a binary response
+_INFO_FOR_AT_MOST = 60
+
+
+class HapiClientError(SocError):
+    """A HAPI server could not give what was asked; the message is for the page."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the HTTP status, when the server answered
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One catalog entry, with its coverage when the server tells it."""
+
+    id: str
+    title: str = ""
+    start: str = ""
+    stop: str = ""
+
+
+@dataclass
+class Table:
+    """A data response: times in ns since 1970 and one array per parameter."""
+
+    time: np.ndarray
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays (the cache's budget counts these)."""
+        return int(self.time.nbytes + sum(v.nbytes for v in self.values.values()))
+
+    def window(self, start: int, stop: int) -> Table:
+        """The records with ``start <= time < stop`` (views, not copies)."""
+        a, b = np.searchsorted(self.time, [start, stop], side="left")
+        return Table(self.time[a:b], {k: v[a:b] for k, v in self.values.items()})
+
+
+class HapiServer:
+    """A HAPI server at ``url`` (ending in ``/hapi``), read over one HTTP client."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 60.0,
+        client: httpx.Client | None = None,
+        binary: bool = True,
+    ):
+        self.url = url.strip().rstrip("/")
+        self.binary = binary  # False: always csv (a server whose binary is broken)
+        if not self.url.startswith(("http://", "https://")):
+            raise HapiClientError(f"{url!r} is not an http:// or https:// URL of a HAPI server")
+        self.timeout = timeout
+        self.client = client or httpx.Client(timeout=timeout, follow_redirects=True)
+        self._infos: dict[str, dict[str, Any]] = {}
+        self._capabilities: dict[str, Any] | None = None
+
+    # -- metadata ----------------------------------------------------------------------
+    def capabilities(self) -> dict[str, Any]:
+        """The server's capabilities, read once."""
+        if self._capabilities is None:
+            self._capabilities = self._json("capabilities")
+        return self._capabilities
+
+    def catalog(self) -> list[Dataset]:
+        """Every dataset, with title and coverage.
+
+        Coverage comes with the catalog where the server serves ``include=all``; else
+        from each dataset's info, fetched side by side, for catalogs of up to
+        ``_INFO_FOR_AT_MOST`` datasets (a large one lists ids and titles only).
+        """
+        try:
+            body = self._json("catalog", include="all")
+        except HapiClientError as exc:
+            if exc.status is None or exc.status >= 500:
+                raise
+            body = self._json("catalog")
+        entries = body.get("catalog")
+        if not isinstance(entries, list):
+            raise HapiClientError(f"{self.url}/catalog has no catalog list")
+        out = []
+        for entry in entries:
+            if not isinstance(entry, dict) or "id" not in entry:
+                continue
+            info = entry.get("info") or {}
+            if info:
+                self._infos.setdefault(str(entry["id"]), info)
+            out.append(Dataset(id=str(entry["id"]), title=str(entry.get("title") or "")))
+        if len(out) <= _INFO_FOR_AT_MOST:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                infos = list(pool.map(self._info_or_none, [d.id for d in out]))
+            out = [
+                Dataset(d.id, d.title, str(i.get("startDate", "")), str(i.get("stopDate", "")))
+                if i
+                else d
+                for d, i in zip(out, infos, strict=True)
+            ]
+        return out
+
+    def _info_or_none(self, dataset: str) -> dict[str, Any] | None:
+        try:
+            return self.info(dataset)
+        except HapiClientError:
+            return None
+
+    def info(self, dataset: str) -> dict[str, Any]:
+        """A dataset's info, read once per server object."""
+        if dataset not in self._infos:
+            self._infos[dataset] = self._json("info", **{self._id_key: dataset})
+        return self._infos[dataset]
+
+    @property
+    def _id_key(self) -> str:
+        """HAPI 2 named the dataset ``id`` (and the times ``time.min``/``time.max``)."""
+        return "id" if str(self.capabilities().get("HAPI", "3")).startswith("2") else "dataset"
+
+    # -- data --------------------------------------------------------------------------
+    def data(self, dataset: str, parameters: list[str], start: int, stop: int) -> Table:
+        """Records of ``parameters`` in ``[start, stop)`` (ns since 1970)."""
+        info = self.info(dataset)
+        wanted = _with_bin_parameters(info, parameters)
+        specs = _specs(info, wanted)
+        formats = self.capabilities().get("outputFormats", ["csv"])
+        old = self._id_key == "id"
+        params = {
+            self._id_key: dataset,
+            "parameters": ",".join(wanted),
+            "time.min" if old else "start": format_time(start, 9),
+            "time.max" if old else "stop": format_time(stop, 9),
+        }
+        if self.binary and "binary" in formats:
+            params["format"] = "binary"
+            return self._binary(params, specs)
+        return self._csv(params, specs)
+
+    def _binary(self, params: dict[str, str], specs: list[_Spec]) -> Table:
+        dtype = np.dtype([(s.name, s.dtype, s.shape) for s in specs])
+        blocks: list[Table] = []
+        pending = b""
+        with self._stream("data", params) as response:
+            for chunk in response.iter_bytes(_BLOCK):
+                pending += chunk
+                whole = len(pending) // dtype.itemsize * dtype.itemsize
+                if whole >= _BLOCK:
+                    blocks.append(_columns(np.frombuffer(pending[:whole], dtype), specs))
+                    pending = pending[whole:]
+        if pending:
+            whole = len(pending) // dtype.itemsize * dtype.itemsize
+            if whole != len(pending):
+                raise HapiClientError(
+                    f"{self.url}/data ended inside a record ({len(pending) % dtype.itemsize} "
+                    "stray bytes): the response does not match the dataset's info"
+                )
+            blocks.append(_columns(np.frombuffer(pending, dtype), specs))
+        return _concatenate(blocks, specs)
+
+    def _csv(self, params: dict[str, str], specs: list[_Spec]) -> Table:
+        import pyarrow as pa
+        from pyarrow import csv
+
+        with self._stream("data", params) as response:
+            body = response.read()
+        if not body.strip():
+            return _concatenate([], specs)
+        names: list[str] = []
+        types: dict[str, pa.DataType] = {}
+        for s in specs:
+            count = int(np.prod(s.shape)) if s.shape else 1
+            for k in range(count):
+                column = f"{s.name}.{k}"
+                names.append(column)
+                kind = s.dtype[0] if isinstance(s.dtype, str) else "f"
+                types[column] = pa.string() if kind in "SU" else pa.float64()
+        try:
+            table = csv.read_csv(
+                io.BytesIO(body),
+                read_options=csv.ReadOptions(column_names=names),
+                convert_options=csv.ConvertOptions(column_types=types),
+            )
+        except pa.ArrowInvalid as exc:
+            raise HapiClientError(
+                f"{self.url}/data sent csv that does not fit its info: {exc}"
+            ) from None
+        time = parse_times(np.asarray(table.column(names[0]).to_numpy(zero_copy_only=False)))
+        values: dict[str, np.ndarray] = {}
+        for s in specs[1:]:
+            count = int(np.prod(s.shape)) if s.shape else 1
+            cols = [
+                table.column(f"{s.name}.{k}").to_numpy(zero_copy_only=False) for k in range(count)
+            ]
+            array = np.stack(cols, axis=1) if s.shape else cols[0]
+            values[s.name] = np.asfortranarray(array)
+        return Table(time, values)
+
+    # -- HTTP --------------------------------------------------------------------------
+    def _json(self, endpoint: str, **params: str) -> dict[str, Any]:
+        with self._stream(endpoint, params) as response:
+            body = response.read()
+        try:
+            value = json.loads(body)
+        except ValueError as exc:
+            raise HapiClientError(f"{self.url}/{endpoint} did not answer with JSON") from exc
+        if not isinstance(value, dict):
+            raise HapiClientError(f"{self.url}/{endpoint} did not answer with a JSON object")
+        return value
+
+    def _stream(self, endpoint: str, params: dict[str, str]) -> _Response:
+        url = f"{self.url}/{endpoint}"
+        try:
+            request = self.client.build_request("GET", url, params=params)
+            response = self.client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise HapiClientError(f"{self.url} did not answer within {self.timeout:g} s") from exc
+        except httpx.HTTPError as exc:
+            raise HapiClientError(f"cannot reach {self.url}: {_reason(exc)}") from exc
+        if response.status_code >= 400:
+            body = response.read()
+            response.close()
+            raise HapiClientError(
+                _status_message(url, response.status_code, body), response.status_code
+            )
+        return _Response(response, self)
+
+
+class _Response:
+    """A streamed response whose read errors become :class:`HapiClientError`."""
+
+    def __init__(self, response: httpx.Response, server: HapiServer):
+        self.response = response
+        self.server = server
+
+    def __enter__(self) -> _Response:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.response.close()
+
+    def read(self) -> bytes:
+        try:
+            return self.response.read()
+        except httpx.HTTPError as exc:
+            raise HapiClientError(f"{self.server.url} broke off: {_reason(exc)}") from exc
+
+    def iter_bytes(self, size: int) -> Any:
+        try:
+            yield from self.response.iter_bytes(size)
+        except httpx.HTTPError as exc:
+            raise HapiClientError(f"{self.server.url} broke off: {_reason(exc)}") from exc
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _status_message(url: str, code: int, body: bytes) -> str:
+    """HAPI's own status message when the server sent one, else the HTTP status."""
+    try:
+        status = json.loads(body).get("status", {})
+        hapi_code, message = status.get("code"), status.get("message")
+    except (ValueError, AttributeError):
+        hapi_code = message = None
+    if hapi_code and message:
+        text = str(message)
+        if not text.startswith("HAPI error"):
+            text = f"HAPI error {hapi_code}: {text}"
+        return f"{url} answered {text}"
+    return f"{url} answered HTTP {code}"
+
+
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    is_time: bool = False
+
+
+def _specs(info: dict[str, Any], wanted: list[str]) -> list[_Spec]:
+    """What each column of a data response holds, in the server's order (time first)."""
+    parameters = info.get("parameters") or []
+    if not parameters:
+        raise HapiClientError("the dataset's info lists no parameters")
+    known = {str(p.get("name")): p for p in parameters}
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise HapiClientError(f"unknown parameter(s): {', '.join(unknown)}")
+    chosen = {parameters[0]["name"], *wanted}
+    out = []
+    for i, p in enumerate(parameters):
+        if p["name"] not in chosen:
+            continue
+        kind = p.get("type", "double")
+        if kind in ("isotime", "string"):
+            dtype = f"S{int(p.get('length', 24))}"
+        elif kind == "integer":
+            dtype = "<i4"
+        else:
+            dtype = "<f8"
+        shape = tuple(int(n) for n in p.get("size") or ())
+        out.append(_Spec(str(p["name"]), dtype, shape, is_time=i == 0))
+    return out
+
+
+def _with_bin_parameters(info: dict[str, Any], wanted: list[str]) -> list[str]:
+    """``wanted`` plus the parameters that hold time-varying bins of any of them."""
+    by_name = {p.get("name"): p for p in info.get("parameters") or []}
+    extra = []
+    for name in wanted:
+        for axis in (by_name.get(name) or {}).get("bins") or []:
+            for key in ("centers", "ranges"):
+                ref = axis.get(key)
+                if isinstance(ref, str) and ref not in wanted and ref not in extra:
+                    extra.append(ref)
+    return [*wanted, *extra]
+
+
+def _columns(records: np.ndarray, specs: list[_Spec]) -> Table:
+    """Typed columns of one block of binary records (copies: the buffer is reused)."""
+    time = parse_times(np.ascontiguousarray(records[specs[0].name]))
+    return Table(time, {s.name: np.array(records[s.name]) for s in specs[1:]})
+
+
+def _concatenate(blocks: list[Table], specs: list[_Spec]) -> Table:
+    if not blocks:
+        empty = {s.name: np.empty((0, *s.shape), dtype=np.dtype(s.dtype)) for s in specs[1:]}
+        return Table(np.empty(0, dtype=np.int64), empty)
+    # Column-major: each component is contiguous, so reducing one is a single pass.
+    return Table(
+        np.concatenate([b.time for b in blocks]),
+        {
+            s.name: np.asfortranarray(np.concatenate([b.values[s.name] for b in blocks]))
+            for s in specs[1:]
+        },
+    )

@@ -1,0 +1,216 @@
+"""The quicklook gallery and the pipeline status page, both read from socstack's API.
+
+The gallery lists the daily quicklook PNGs the pipeline made (``level=ql``), by day and
+instrument; the status page shows job counts by status, blocked jobs with what they
+wait for, and the latest failures, refreshed every few seconds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+import dash
+import httpx
+from dash import Input, Output, dcc, html
+
+from socstack.viz.links import Endpoints
+
+__all__ = ["quicklooks_layout", "register_pages", "status_layout"]
+
+_STATUSES = ("queued", "running", "blocked", "succeeded", "failed", "timed_out", "superseded")
+
+
+class ApiError(Exception):
+    """socstack's API could not be read; the message is for the page."""
+
+
+def quicklooks_layout() -> html.Div:
+    """The gallery: an instrument, the last day and how many days before it."""
+    return html.Div(
+        [
+            html.H2("Quicklooks"),
+            html.Div(
+                [
+                    html.Label("Instrument", htmlFor="ql-instrument"),
+                    dcc.Dropdown(id="ql-instrument", placeholder="All instruments"),
+                    html.Label("Last day shown", htmlFor="ql-day"),
+                    dcc.Input(id="ql-day", type="text", placeholder="YYYY-MM-DD", debounce=True),
+                    html.Label("Days", htmlFor="ql-days"),
+                    dcc.Input(id="ql-days", type="number", min=1, max=60, value=7, debounce=True),
+                ],
+                className="ql-controls",
+            ),
+            html.Div(id="ql-message", role="alert", className="message", hidden=True),
+            html.Div(id="ql-gallery", className="gallery"),
+        ]
+    )
+
+
+def status_layout() -> html.Div:
+    """Counts by status, blocked jobs, latest failures; refreshed every 5 s."""
+    return html.Div(
+        [
+            html.H2("Pipeline"),
+            dcc.Interval(id="status-tick", interval=5_000),
+            html.Div(id="status-message", role="alert", className="message", hidden=True),
+            html.Div(id="status-counts", className="counts"),
+            html.H3("Blocked: waiting for inputs"),
+            html.Div(id="status-blocked"),
+            html.H3("Latest failures"),
+            html.Div(id="status-failed"),
+        ]
+    )
+
+
+def register_pages(app: dash.Dash, endpoints: Endpoints, timeout: float) -> None:
+    """The two pages' callbacks, reading socstack's API over HTTP."""
+    http = httpx.Client(timeout=timeout, follow_redirects=True)
+
+    def get(path: str, **params: Any) -> dict[str, Any]:
+        base = endpoints.api().rstrip("/")
+        try:
+            response = http.get(f"{base}{path}", params=params)
+        except httpx.HTTPError as exc:
+            raise ApiError(f"cannot reach socstack's API at {base}: {exc}") from exc
+        if response.status_code != 200:
+            detail = (
+                response.json().get("detail")
+                if response.headers.get("content-type", "").startswith(
+                    ("application/json", "application/problem+json")
+                )
+                else None
+            )
+            raise ApiError(f"{base}{path} answered HTTP {response.status_code}: {detail or ''}")
+        return response.json()
+
+    @app.callback(
+        Output("ql-instrument", "options"),
+        Output("ql-day", "value"),
+        Output("ql-message", "children", allow_duplicate=True),
+        Output("ql-message", "hidden", allow_duplicate=True),
+        Input("url", "pathname"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def quicklook_choices(pathname: str | None) -> Any:
+        if not (pathname or "").rstrip("/").endswith("quicklooks"):
+            return dash.no_update, dash.no_update, dash.no_update, dash.no_update
+        try:
+            files = get("/files", level="ql", limit=10_000)["files"]
+        except ApiError as exc:
+            return [], None, str(exc), False
+        instruments = sorted({f["instrument"] for f in files})
+        latest = max((f["partition"] for f in files), default=None)
+        return [{"label": i, "value": i} for i in instruments], _day_text(latest), "", True
+
+    @app.callback(
+        Output("ql-gallery", "children"),
+        Output("ql-message", "children"),
+        Output("ql-message", "hidden"),
+        Input("ql-instrument", "value"),
+        Input("ql-day", "value"),
+        Input("ql-days", "value"),
+    )
+    def gallery(instrument: str | None, day: str | None, days: int | None) -> Any:
+        if not day:
+            return [], "", True
+        try:
+            last = dt.date.fromisoformat(day.strip())
+        except ValueError:
+            return [], f"Day {day!r}: use YYYY-MM-DD.", False
+        first = last - dt.timedelta(days=max(1, int(days or 7)) - 1)
+        params: dict[str, Any] = {
+            "level": "ql",
+            "start": first.isoformat(),
+            "stop": (last + dt.timedelta(days=1)).isoformat(),
+            "limit": 10_000,
+        }
+        if instrument:
+            params["instrument"] = instrument
+        try:
+            files = get("/files", **params)["files"]
+        except ApiError as exc:
+            return [], str(exc), False
+        if not files:
+            return [], f"No quicklooks from {first} to {last}.", False
+        by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for f in files:
+            by_day[f["partition"]].append(f)
+        browser = endpoints.api_for_browser.rstrip("/")
+        rows = []
+        for partition in sorted(by_day, reverse=True):
+            cards = [
+                html.Figure(
+                    [
+                        html.A(
+                            html.Img(src=f"{browser}/files/{f['name']}", alt=f["name"]),
+                            href=f"{browser}/files/{f['name']}",
+                            target="_blank",
+                        ),
+                        html.Figcaption(f"{f['instrument']} v{f['version']}"),
+                    ],
+                    className="card",
+                )
+                for f in sorted(by_day[partition], key=lambda f: f["instrument"])
+            ]
+            rows.append(
+                html.Section([html.H4(_day_text(partition)), html.Div(cards, className="cards")])
+            )
+        return rows, "", True
+
+    @app.callback(
+        Output("status-counts", "children"),
+        Output("status-blocked", "children"),
+        Output("status-failed", "children"),
+        Output("status-message", "children"),
+        Output("status-message", "hidden"),
+        Input("status-tick", "n_intervals"),
+        Input("url", "pathname"),
+    )
+    def status(_: int | None, pathname: str | None) -> Any:
+        if not (pathname or "").rstrip("/").endswith("status"):
+            return (dash.no_update,) * 5
+        try:
+            counts = get("/jobs", limit=1)["counts"]
+            blocked = get("/jobs", status="blocked", limit=50)["jobs"]
+            failed = get("/jobs", status="failed", limit=10)["jobs"]
+            timed_out = get("/jobs", status="timed_out", limit=10)["jobs"]
+        except ApiError as exc:
+            return [], [], [], str(exc), False
+        tiles = [
+            html.Div([html.Strong(f"{counts.get(s, 0):,}"), html.Span(s)], className=f"tile {s}")
+            for s in _STATUSES
+        ]
+        waiting = _table(
+            ["job", "rule", "day", "waiting for"],
+            [[j["id"], j["rule"], j["partition"], ", ".join(j["missing"])] for j in blocked],
+            "Nothing is blocked.",
+        )
+        latest = sorted([*failed, *timed_out], key=lambda j: j["id"], reverse=True)[:10]
+        failures = _table(
+            ["job", "rule", "day", "status", "error"],
+            [[j["id"], j["rule"], j["partition"], j["status"], j["error"] or ""] for j in latest],
+            "No failures.",
+        )
+        return tiles, waiting, failures, "", True
+
+
+def _table(header: list[str], rows: list[list[Any]], empty: str) -> html.Div | html.Table:
+    if not rows:
+        return html.P(empty, className="hint")
+    return html.Table(
+        [
+            html.Thead(html.Tr([html.Th(h) for h in header])),
+            html.Tbody([html.Tr([html.Td(str(c)) for c in row]) for row in rows]),
+        ],
+        className="jobs",
+    )
+
+
+def _day_text(partition: str | None) -> str | None:
+    """``2025-01-01`` from a partition written either way."""
+    if not partition:
+        return None
+    text = partition.replace("-", "")
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 else partition

@@ -1,0 +1,156 @@
+"""The Dockerfile, linted by hadolint and read for what the design needs of each image.
+
+There is no container engine here, so nothing is built; what can be known without
+building is checked: the lint, a target per service, a non-root numeric user, a
+healthcheck and a command per image, no secret in the build, and the same targets in
+the Dockerfile, the CI matrix, Compose and Kubernetes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.deploy.tools import COMPOSE_DIR, DOCKERFILE, K8S_DIR, REPO, WORKFLOW, run
+
+TARGETS = {"hapi", "api", "worker", "viz", "notebook", "migrate"}
+
+
+@dataclass
+class Stage:
+    """One ``FROM ... AS name`` stage and its instructions (continuations joined)."""
+
+    name: str
+    parent: str
+    instructions: list[tuple[str, str]] = field(default_factory=list)
+
+    def all(self, keyword: str) -> list[str]:
+        return [args for kw, args in self.instructions if kw == keyword]
+
+
+def stages(text: str) -> dict[str, Stage]:
+    joined = re.sub(r"\\\n", " ", text)
+    found: dict[str, Stage] = {}
+    current: Stage | None = None
+    for raw in joined.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, args = line.partition(" ")
+        keyword = keyword.upper()
+        if keyword == "FROM":
+            match = re.fullmatch(r"(\S+) AS (\S+)", args.strip(), flags=re.IGNORECASE)
+            assert match, line
+            current = found[match[2]] = Stage(match[2], match[1])
+        elif current is not None:
+            current.instructions.append((keyword, args.strip()))
+    return found
+
+
+def lineage(all_stages: dict[str, Stage], name: str) -> list[Stage]:
+    """The stage and its ancestors within the file, nearest first."""
+    chain = []
+    while name in all_stages:
+        chain.append(all_stages[name])
+        name = all_stages[name].parent
+    return chain
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> dict[str, Stage]:
+    return stages(DOCKERFILE.read_text())
+
+
+def hadolint(path: Path) -> tuple[int, str]:
+    result = run("hadolint", "--no-color", "--failure-threshold", "style", path, timeout=60)
+    return result.returncode, result.output
+
+
+def test_hadolint_finds_nothing() -> None:
+    code, output = hadolint(DOCKERFILE)
+    assert (code, output) == (0, "")
+
+
+def test_hadolint_fails_a_broken_dockerfile(tmp_path: Path) -> None:
+    broken = tmp_path / "Dockerfile"
+    broken.write_text(
+        "FROM python:latest\n"
+        "RUN apt-get update && apt-get install -y curl\n"
+        "RUN pip install requests\n"
+        "CMD python -m http.server\n"
+    )
+    code, output = hadolint(broken)
+    assert code != 0
+    for rule in ("DL3007", "DL3008", "DL3013", "DL3025"):
+        assert rule in output, output
+
+
+def test_every_service_has_a_final_target(dockerfile: dict[str, Stage]) -> None:
+    finals = {name for name, stage in dockerfile.items() if stage.parent == "runtime"}
+    assert finals == TARGETS
+    for target in TARGETS:
+        assert (REPO / "services" / target / "README.md").is_file(), target
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_each_image_runs_as_a_numeric_non_root_user(
+    dockerfile: dict[str, Stage], target: str
+) -> None:
+    users = [u for stage in lineage(dockerfile, target) for u in stage.all("USER")]
+    assert users, target
+    user = users[0]  # the nearest USER is the one in force
+    assert re.fullmatch(r"[1-9][0-9]*:[1-9][0-9]*", user), user
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_each_image_has_a_healthcheck_and_a_command(
+    dockerfile: dict[str, Stage], target: str
+) -> None:
+    stage = dockerfile[target]
+    (healthcheck,) = stage.all("HEALTHCHECK")
+    if target == "migrate":
+        assert healthcheck == "NONE"  # a one-shot job: it exits 0 or fails
+    else:
+        assert re.search(r'CMD \["socstack", "health", "--(url|broker)"', healthcheck)
+    (command,) = stage.all("CMD")
+    assert command.startswith("["), command  # exec form: signals reach the process
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_final_images_carry_only_their_environment(
+    dockerfile: dict[str, Stage], target: str
+) -> None:
+    for kind, args in dockerfile[target].instructions:
+        assert kind not in {"RUN", "ADD"}, (target, kind, args)
+        if kind == "COPY":
+            assert re.match(r"--from=venv-\S+ /opt/venv /opt/venv$|services/", args), args
+
+
+def test_no_secret_goes_into_an_image(dockerfile: dict[str, Stage]) -> None:
+    for stage in dockerfile.values():
+        for kind, args in stage.instructions:
+            if kind in {"ENV", "ARG"}:
+                assert not re.search(r"PASSWORD|SECRET|TOKEN|_KEY", args, re.IGNORECASE), args
+    # The build context is an allow-list: compose/.env and other local files never enter.
+    patterns = [
+        line
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert patterns[0] == "*"
+    assert not [p for p in patterns if p.startswith("!") and "compose" in p]
+
+
+def test_the_targets_agree_everywhere() -> None:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    assert set(workflow["jobs"]["build"]["strategy"]["matrix"]["target"]) == TARGETS
+    compose = yaml.safe_load((COMPOSE_DIR / "compose.yaml").read_text())
+    built = {s["build"]["target"] for s in compose["services"].values() if "build" in s}
+    assert built == TARGETS
+    manifests = [p.read_text() for p in K8S_DIR.rglob("*.yaml") if "schemas" not in p.parts]
+    images = set(re.findall(r"socstack/socstack-([a-z]+)", "".join(manifests)))
+    assert images == TARGETS

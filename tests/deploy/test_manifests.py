@@ -1,0 +1,374 @@
+"""The rendered Kubernetes manifests say what the design needs, not only what parses.
+
+Every workload is probed, sized and locked down; the network is default-deny; the
+on-prem overlay runs the whole stack with a worker for every queue; the cloud-burst
+overlay runs only processing.any workers, only on tainted cloud nodes, only through S3,
+scaled from zero by KEDA on the very Redis list that Celery fills for that queue.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from socstack.config import Settings
+from socstack.pipeline.celery_app import make_celery, queue_name
+from socstack.pipeline.tasks import TASK_NAME
+from tests.conftest import unavailable
+from tests.deploy.kube import OVERLAYS, overlay_path, render
+
+Resource = dict[str, Any]
+WORKLOADS = ("Deployment", "StatefulSet")
+CLOUD_NODE = ({"socstack.io/site": "cloud"}, [("socstack.io/burst", "true", "NoSchedule")])
+ONPREM_NODE: tuple[dict[str, str], list[tuple[str, str, str]]] = ({}, [])
+ONPREM_LABELLED = ({"socstack.io/site": "onprem"}, [])
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[Resource]]:
+    """Each overlay as ``kubectl kustomize`` renders it."""
+    out = {}
+    for overlay in OVERLAYS:
+        _, problems, resources = render(overlay_path(overlay))
+        assert problems == []
+        out[overlay] = resources
+    return out
+
+
+def of_kind(resources: list[Resource], *kinds: str) -> list[Resource]:
+    return [r for r in resources if r["kind"] in kinds]
+
+
+def named(resources: list[Resource], kind: str, name: str) -> Resource:
+    (found,) = [r for r in of_kind(resources, kind) if r["metadata"]["name"] == name]
+    return found
+
+
+def pod_spec(resource: Resource) -> dict[str, Any]:
+    return resource["spec"]["template"]["spec"]
+
+
+def config(resources: list[Resource]) -> dict[str, str]:
+    (found,) = [
+        r
+        for r in of_kind(resources, "ConfigMap")
+        if r["metadata"]["name"].startswith("socstack-config")
+    ]
+    return found["data"]
+
+
+def queues(container: dict[str, Any]) -> list[str]:
+    args = container["args"]
+    assert args[:2] == ["socstack", "worker"], args
+    return args[args.index("--queues") + 1].split(",")
+
+
+def workers(resources: list[Resource]) -> list[Resource]:
+    return [
+        d
+        for d in of_kind(resources, "Deployment")
+        if pod_spec(d)["containers"][0]["args"][:2] == ["socstack", "worker"]
+    ]
+
+
+def schedulable(
+    spec: dict[str, Any], labels: dict[str, str], taints: list[tuple[str, str, str]]
+) -> bool:
+    """Whether the scheduler may place a pod of ``spec`` on a node like this.
+
+    Implements what the manifests use: NoSchedule taints against Equal/Exists
+    tolerations, and required node affinity with In/NotIn/Exists/DoesNotExist.
+    """
+    tolerations = spec.get("tolerations", [])
+    for key, value, effect in taints:
+        if not any(
+            t.get("key") == key
+            and t.get("effect", effect) == effect
+            and (t.get("operator") == "Exists" or t.get("value") == value)
+            for t in tolerations
+        ):
+            return False
+    required = (
+        spec.get("affinity", {})
+        .get("nodeAffinity", {})
+        .get("requiredDuringSchedulingIgnoredDuringExecution")
+    )
+    if not required:
+        return True
+
+    def matches(expression: dict[str, Any]) -> bool:
+        present, value = expression["key"] in labels, labels.get(expression["key"])
+        operator = expression["operator"]
+        if operator == "In":
+            return present and value in expression["values"]
+        if operator == "NotIn":
+            return not present or value not in expression["values"]
+        if operator == "Exists":
+            return present
+        if operator == "DoesNotExist":
+            return not present
+        raise AssertionError(f"operator {operator} not modelled")
+
+    return any(
+        all(matches(e) for e in term.get("matchExpressions", []))
+        for term in required["nodeSelectorTerms"]
+    )
+
+
+# -- every overlay --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_workload_is_probed_sized_and_locked_down(
+    rendered: dict[str, list[Resource]], overlay: str
+) -> None:
+    for workload in of_kind(rendered[overlay], *WORKLOADS, "Job"):
+        name = f"{workload['kind']}/{workload['metadata']['name']}"
+        spec = pod_spec(workload)
+        pod = spec["securityContext"]
+        assert pod["runAsNonRoot"] is True, name
+        assert pod["runAsUser"] != 0, name
+        assert pod["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert spec["automountServiceAccountToken"] is False, name
+        for container in spec["containers"]:
+            where = f"{name} {container['name']}"
+            if workload["kind"] in WORKLOADS:
+                assert "readinessProbe" in container, where
+                assert "livenessProbe" in container, where
+            requests = container["resources"]["requests"]
+            assert {"cpu", "memory"} <= set(requests), where
+            assert "memory" in container["resources"]["limits"], where
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False, where
+            assert security["readOnlyRootFilesystem"] is True, where
+            assert security["capabilities"]["drop"] == ["ALL"], where
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_deployment_has_a_disruption_budget(
+    rendered: dict[str, list[Resource]], overlay: str
+) -> None:
+    budgets = [
+        b["spec"]["selector"]["matchLabels"]
+        for b in of_kind(rendered[overlay], "PodDisruptionBudget")
+    ]
+    for deployment in of_kind(rendered[overlay], "Deployment"):
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert any(b.items() <= labels.items() for b in budgets), deployment["metadata"]["name"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_network_is_default_deny(rendered: dict[str, list[Resource]], overlay: str) -> None:
+    policies = of_kind(rendered[overlay], "NetworkPolicy")
+    assert any(
+        p["spec"]["podSelector"] == {}
+        and set(p["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
+        for p in policies
+    )
+    # ...and every pod that talks to a data store is allowed to.
+    allowed = [
+        p["spec"]["podSelector"].get("matchLabels", {})
+        for p in policies
+        if "Egress" in p["spec"]["policyTypes"] and p["spec"].get("egress")
+    ]
+    for workload in of_kind(rendered[overlay], "Deployment", "Job"):
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        if (
+            workload["metadata"]["name"].startswith("socstack-")
+            and "minio" not in workload["metadata"]["name"]
+        ):
+            assert labels.get("socstack.io/datastore-client") == "true", workload["metadata"]
+            assert any(a and a.items() <= labels.items() for a in allowed)
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_secret_is_kept_in_the_manifests(
+    rendered: dict[str, list[Resource]], overlay: str
+) -> None:
+    assert of_kind(rendered[overlay], "Secret") == []
+    for value in config(rendered[overlay]).values():
+        assert "@" not in value and "password" not in value.lower(), value
+
+
+# -- on-premises -----------------------------------------------------------------------------
+
+
+def test_onprem_runs_the_whole_stack(rendered: dict[str, list[Resource]]) -> None:
+    resources = rendered["onprem"]
+    deployments = {d["metadata"]["name"] for d in of_kind(resources, "Deployment")}
+    assert {
+        "socstack-api",
+        "socstack-hapi",
+        "socstack-viz",
+        "socstack-notebook",
+        "socstack-planner",
+        "socstack-watcher",
+        "socstack-worker",
+        "socstack-worker-onprem",
+    } <= deployments
+    stores = {s["metadata"]["name"] for s in of_kind(resources, "StatefulSet")}
+    assert stores == {"socstack-postgres", "socstack-redis", "socstack-minio"}
+    migrate = named(resources, "Job", "socstack-migrate")
+    assert pod_spec(migrate)["containers"][0]["args"] == ["socstack", "db", "upgrade"]
+
+
+def test_onprem_ingress_routes_every_path_to_a_live_service(
+    rendered: dict[str, list[Resource]],
+) -> None:
+    resources = rendered["onprem"]
+    (ingress,) = of_kind(resources, "Ingress")
+    routes = {
+        p["path"]: p["backend"]["service"]["name"]
+        for rule in ingress["spec"]["rules"]
+        for p in rule["http"]["paths"]
+    }
+    assert set(routes) == {"/hapi", "/api", "/metrics", "/viz", "/notebook"}
+    for path, service_name in routes.items():
+        service = named(resources, "Service", service_name)
+        selector = service["spec"]["selector"]
+        backends = [
+            d
+            for d in of_kind(resources, "Deployment")
+            if selector.items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        ]
+        assert len(backends) == 1, path
+        probe = pod_spec(backends[0])["containers"][0]["readinessProbe"]["httpGet"]["path"]
+        assert probe.startswith(path if path != "/metrics" else "/api"), (path, probe)
+
+
+def test_onprem_workers_take_every_queue_and_stay_on_premises(
+    rendered: dict[str, list[Resource]], demo_missions: Any
+) -> None:
+    pools = workers(rendered["onprem"])
+    taken = {q for w in pools for q in queues(pod_spec(w)["containers"][0])}
+    needed = {"processing"} | {
+        rule.queue for mission in demo_missions for rule in mission.rules.values()
+    }
+    assert needed <= taken, needed - taken
+    for worker in pools:
+        spec = pod_spec(worker)
+        assert schedulable(spec, *ONPREM_NODE)
+        assert schedulable(spec, *ONPREM_LABELLED)
+        assert not schedulable(spec, *CLOUD_NODE), worker["metadata"]["name"]
+    onprem = named(rendered["onprem"], "Deployment", "socstack-worker-onprem")
+    assert "processing.onprem" in queues(pod_spec(onprem)["containers"][0])
+    claims = [
+        v["persistentVolumeClaim"]["claimName"]
+        for v in pod_spec(onprem)["volumes"]
+        if "persistentVolumeClaim" in v
+    ]
+    assert claims == ["socstack-shared"]
+    shared = named(rendered["onprem"], "PersistentVolumeClaim", "socstack-shared")
+    assert shared["spec"]["accessModes"] == ["ReadWriteMany"]
+
+
+# -- cloud burst -----------------------------------------------------------------------------
+
+
+def test_cloud_burst_is_processing_any_workers_only(rendered: dict[str, list[Resource]]) -> None:
+    resources = rendered["cloud-burst"]
+    kinds = {r["kind"] for r in resources}
+    assert not kinds & {"Service", "Ingress", "StatefulSet", "Job", "PersistentVolumeClaim"}
+    deployments = of_kind(resources, "Deployment")
+    assert deployments == workers(resources)
+    for deployment in deployments:
+        assert "replicas" not in deployment["spec"]  # KEDA owns the count
+        for container in pod_spec(deployment)["containers"]:
+            assert queues(container) == ["processing.any"]
+
+
+def test_cloud_burst_workers_run_only_on_tainted_cloud_nodes(
+    rendered: dict[str, list[Resource]],
+) -> None:
+    for worker in workers(rendered["cloud-burst"]):
+        spec = pod_spec(worker)
+        assert schedulable(spec, *CLOUD_NODE)
+        assert not schedulable(spec, *ONPREM_NODE)
+        assert not schedulable(spec, *ONPREM_LABELLED)
+        # Required (not preferred) affinity: the scheduler never relaxes it.
+        terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert terms["nodeSelectorTerms"]
+
+
+def test_cloud_burst_workers_reach_data_only_through_s3(
+    rendered: dict[str, list[Resource]],
+) -> None:
+    resources = rendered["cloud-burst"]
+    settings = config(resources)
+    assert settings["SOC_ARCHIVE_URL"].startswith("s3://")
+    assert settings["SOC_QUARANTINE_URL"].startswith("s3://")
+    for worker in workers(resources):
+        for volume in pod_spec(worker)["volumes"]:
+            assert set(volume) == {"name", "emptyDir"}, volume  # scratch only
+
+
+def test_cloud_burst_shutdown_outlasts_every_job_it_may_run(
+    rendered: dict[str, list[Resource]], demo_missions: Any
+) -> None:
+    settings = config(rendered["cloud-burst"])
+    longest = max(
+        rule.timeout
+        for mission in demo_missions
+        for rule in mission.rules.values()
+        if rule.queue == "processing.any"
+    )
+    for worker in workers(rendered["cloud-burst"]):
+        grace = pod_spec(worker)["terminationGracePeriodSeconds"]
+        # The task's hard limit is its timeout + 30 s (pipeline.tasks.sender).
+        assert grace >= longest + 30 + 60, grace
+        # An unacknowledged task comes back only after a worker can no longer be on it.
+        assert int(settings["SOC_BROKER_VISIBILITY_TIMEOUT"]) > grace
+
+
+def redis_list_key(settings: Settings, queue: str) -> str:
+    """The Redis key of a queue's list: kombu's global key prefix, then the queue name."""
+    return f"{settings.queue_prefix}{queue_name(settings, queue)}"
+
+
+def test_the_scaled_object_watches_the_processing_any_list(
+    rendered: dict[str, list[Resource]],
+) -> None:
+    resources = rendered["cloud-burst"]
+    (scaled,) = of_kind(resources, "ScaledObject")
+    spec = scaled["spec"]
+    targets = [w["metadata"]["name"] for w in workers(resources)]
+    assert spec["scaleTargetRef"]["name"] in targets
+    assert spec["minReplicaCount"] == 0
+    assert spec["maxReplicaCount"] >= 1
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "redis"
+    values = config(resources)
+    settings = Settings(queue_prefix=values["SOC_QUEUE_PREFIX"], data_dir=Path("/tmp"))
+    assert trigger["metadata"]["listName"] == redis_list_key(settings, "processing.any")
+    # It wakes only past a backlog threshold, then sizes by the backlog.
+    assert int(trigger["metadata"]["activationListLength"]) > 0
+    assert int(trigger["metadata"]["listLength"]) > 0
+    auth = named(resources, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+    assert {p["parameter"] for p in auth["spec"]["secretTargetRef"]} == {"address", "password"}
+
+
+@pytest.mark.integration
+def test_redis_list_key_is_where_celery_puts_processing_any(tmp_path: Path) -> None:
+    """On the machine's Redis: a job sent to processing.any lands in that very list."""
+    from tests.integration.pipeline_stack import REDIS_URL, reachable
+
+    if (why := reachable(REDIS_URL)) is not None:
+        unavailable(f"Redis at {REDIS_URL} ({why})")
+    prefix = f"deploytest-{uuid.uuid4().hex[:8]}."
+    settings = Settings(broker_url=REDIS_URL, queue_prefix=prefix, data_dir=tmp_path)
+    key = redis_list_key(settings, "processing.any")
+    app = make_celery(settings)
+    app.send_task(TASK_NAME, args=[0], queue=queue_name(settings, "processing.any"))
+    plain = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert plain.llen(key) == 1, sorted(plain.scan_iter(f"*{prefix}*"))
+    finally:
+        for stale in plain.scan_iter(f"*{prefix}*"):
+            plain.delete(stale)
+        plain.close()

@@ -1,0 +1,55 @@
+"""The viz's HAPI client against socstack's own HAPI server on a real port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from socstack.hapi.times import parse_time
+from socstack.viz.client import HapiClientError, HapiServer
+from tests.integration.test_hapi import LiveServer
+
+DAY = (parse_time("2025-01-01"), parse_time("2025-01-02"))
+
+
+@pytest.fixture(scope="module")
+def hapi(processed_archive: Path) -> Iterator[str]:
+    with LiveServer(processed_archive) as url:
+        yield url
+
+
+def test_catalog_lists_titles_and_coverage(hapi: str) -> None:
+    datasets = {d.id: d for d in HapiServer(hapi).catalog()}
+    mag = datasets["demo_mag_l2_1s"]
+    assert mag.title == "Magnetic field, GSE, 1 s"
+    assert (mag.start, mag.stop) == ("2025-01-01T00:00:00Z", "2025-01-03T00:00:00Z")
+
+
+def test_binary_and_csv_give_the_same_columns(hapi: str) -> None:
+    parameters = ["density", "V_GSE", "eflux", "quality"]
+    binary = HapiServer(hapi).data("demo_pls_l2", parameters, *DAY)
+    csv = HapiServer(hapi, binary=False).data("demo_pls_l2", parameters, *DAY)
+    assert 20_000 < len(binary.time) <= 86_400 // 4  # the simulated day has a data gap
+    assert (binary.time == csv.time).all()
+    assert binary.time[0] == DAY[0] and (np.diff(binary.time) > 0).all()
+    for name in parameters:
+        assert binary.values[name].shape == csv.values[name].shape, name
+        np.testing.assert_array_equal(binary.values[name], csv.values[name])
+    assert binary.values["V_GSE"].flags.f_contiguous
+
+
+def test_errors_name_the_server_and_the_reason(hapi: str) -> None:
+    server = HapiServer(hapi)
+    with pytest.raises(HapiClientError, match=r"HAPI error 1406.*no_such"):
+        server.info("no_such")
+    with pytest.raises(HapiClientError, match=r"unknown parameter.*nope"):
+        server.data("demo_mag_l2_1s", ["nope"], *DAY)
+    with pytest.raises(HapiClientError, match="HAPI error 1405"):
+        server.data("demo_mag_l2_1s", ["B_mag"], parse_time("2030-01-01"), parse_time("2030-01-02"))
+    with pytest.raises(HapiClientError, match=r"cannot reach http://127\.0\.0\.1:9/hapi"):
+        HapiServer("http://127.0.0.1:9/hapi").catalog()
+    with pytest.raises(HapiClientError, match="not an http"):
+        HapiServer("ftp://example.org/hapi")
