@@ -5,10 +5,11 @@ retries run on a laptop as in the cluster. kombu's SQLAlchemy transport hands ev
 transport option to ``create_engine`` and polls once a second; this subclass polls ten
 times a second, which keeps the latency from telemetry to L2 in seconds.
 
-kombu creates a queue's row on first use, guarded by a lock that holds within one
-process only: when the planner and a worker start together, both insert the row and one
-of them dies of a UNIQUE violation (or, with SQLite busy, goes on with a row that was
-never stored). :class:`EmbeddedChannel` takes whichever row won.
+kombu creates its tables and each queue's row on first use, guarded by a lock that holds
+within one process only: when the planner and a worker start together, both create them
+and one dies of "table already exists" or a UNIQUE violation (or, with SQLite busy, goes
+on with a queue row that was never stored). :class:`EmbeddedChannel` takes whichever
+table or row won.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ _CREATE_ATTEMPTS = 20
 
 class EmbeddedChannel(Channel):
     """kombu's SQLAlchemy channel, safe when processes create the same queue at once."""
+
+    def _open(self) -> Any:
+        for attempt in range(_CREATE_ATTEMPTS):
+            try:
+                return super()._open()
+            except OperationalError:
+                # Another process created the tables between the check and the CREATE.
+                time.sleep(0.05 * (attempt + 1))
+        return super()._open()
 
     def _get_or_create(self, queue: str) -> Any:
         model = self.queue_cls
