@@ -118,8 +118,9 @@ def demo_archive(folder: Path, start: dt.date, days: dict[str, int]) -> None:
             l0.write_bytes(make_day(model, 2025, day))
             runtime.ingestor.ingest(l0, source=FileSource.CLI)
             l0.unlink()
-            for level in ("l1a", "l1b", "l2"):
-                run_rule(runtime, mission, mission.rules[f"{instrument}_{level}"], day)
+            for level in ("l1a", "l1b", "l2", "l2_1m"):  # l2_1m: the summary, where made
+                if rule := mission.rules.get(f"{instrument}_{level}"):
+                    run_rule(runtime, mission, rule, day)
             if k % 10 == 9:
                 elapsed = time.monotonic() - started
                 print(
@@ -134,9 +135,14 @@ class SocstackProcess:
     """A socstack command serving a data folder on a loopback port, in its own process."""
 
     def __init__(
-        self, folder: Path, command: list[str], ready: str, env: dict[str, str] | None = None
+        self,
+        folder: Path,
+        command: list[str],
+        ready: str,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
     ):
-        self.port = free_port()
+        self.port = port or free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         environment = {
             **os.environ,

@@ -13,8 +13,8 @@ links in Debian's headless Chromium:
 
 - one day of ``B_GSE`` (86,400 vectors), one year of ``B_GSE`` (31.5 million vectors),
   and one month of the ``eflux`` spectrogram (669,600 spectra of 32 values);
-- *cold*: a freshly started socstack, so the viz downloads the window from HAPI (the
-  browser keeps its cached page scripts); *warm*: the same link again (served from the
+- *cold*: a freshly started socstack on the same port, so the viz downloads the window
+  from HAPI (the browser keeps its cached page scripts); *warm*: the same link again (served from the
   viz's cache of downloads, reduced again for the plot).
 
 The time runs from the navigation's start to the moment the browser has drawn the
@@ -91,9 +91,10 @@ def prepare(args: argparse.Namespace) -> None:
 class Socstack(SocstackProcess):
     """``socstack up`` serving the prepared folder, without processing or a drop box."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, port: int | None = None):
         command = ["up", "--no-demo", "--no-watch", "--no-process"]
-        super().__init__(folder, command, "/viz/", env={"SOC_VIZ_CACHE_MB": "6000"})
+        env = {"SOC_VIZ_CACHE_MB": "6000"}
+        super().__init__(folder, command, "/viz/", env=env, port=port)
 
 
 def browser() -> Any:
@@ -152,7 +153,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             cold, warm = [], []
             for k in range(args.runs):
                 site.stop()
-                site = Socstack(folder)  # nothing downloaded yet
+                # Nothing downloaded yet; the same port, so the browser's cache of page
+                # scripts (per origin) holds, as for a user of a restarted server.
+                site = Socstack(folder, site.port)
                 cold.append(measure(driver, site, case))
                 warm.append(measure(driver, site, case))
                 say(f"{name} run {k + 1}: cold {cold[-1]['seconds']:.2f} s, "

@@ -159,7 +159,7 @@ def archive_listing(runtime: Runtime) -> dict[str, int]:
 # -- a processed archive (L0 to L2 through the real pipeline), shared read-only ---------------
 
 PROCESSED_DAYS = (dt.date(2025, 1, 1), dt.date(2025, 1, 2))
-CHAIN = ("mag_l1a", "mag_l1b", "mag_l2", "pls_l1a", "pls_l1b", "pls_l2", "sw_l2")
+CHAIN = ("mag_l1a", "mag_l1b", "mag_l2", "mag_l2_1m", "pls_l1a", "pls_l1b", "pls_l2", "sw_l2")
 
 
 def explicit_settings(data_dir: Path, **overrides: object) -> Settings:

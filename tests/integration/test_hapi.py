@@ -22,12 +22,20 @@ from starlette.types import ASGIApp
 from socstack.formats.cdf import read_variables
 from socstack.hapi.app import create_app
 from socstack.hapi.times import format_times, parse_time
+from socstack.mission.model import Mission
 from socstack.runtime import Runtime
 from tests.conftest import explicit_settings
 
 MAG = "demo_mag_l2_1s"
 PLS = "demo_pls_l2"
-DATASETS = ("demo_mag_l2_1s", "demo_mag_l1b", "demo_pls_l2", "demo_pls_l1b", "demo_sw_l2")
+DATASETS = (
+    "demo_mag_l2_1s",
+    "demo_mag_l2_1m",
+    "demo_mag_l1b",
+    "demo_pls_l2",
+    "demo_pls_l1b",
+    "demo_sw_l2",
+)
 INTERNAL = ("demo_mag_l1a", "demo_pls_l1a")  # level l1a is not public: shown only on request
 SPAN = "start=2025-01-01T00:00:00Z&stop=2025-01-01T00:10:00Z"
 
@@ -147,6 +155,20 @@ def test_info_describes_the_archive(client: TestClient) -> None:
     assert {k: v for k, v in subset.items() if k != "parameters"} == {
         k: v for k, v in info.items() if k != "parameters"
     }
+
+
+def test_a_dataset_names_its_summary_for_long_plots(client: TestClient) -> None:
+    info = client.get(f"/hapi/info?dataset={MAG}").json()
+    assert info["x_socstack"]["summary"] == {
+        "dataset": "demo_mag_l2_1m",
+        "cadence": "PT1M",
+        "parameters": {
+            "B_GSE": {"min": "B_GSE_min", "max": "B_GSE_max"},
+            "B_mag": {"min": "B_mag_min", "max": "B_mag_max"},
+        },
+    }
+    for other in ("demo_mag_l2_1m", PLS):
+        assert "summary" not in client.get(f"/hapi/info?dataset={other}").json()["x_socstack"]
 
 
 def test_about_capabilities_and_landing(client: TestClient) -> None:
@@ -324,7 +346,9 @@ def test_parameters_select_columns_in_order(client: TestClient) -> None:
 
 
 def _archived(folder: Path, product: str, variables: list[str]) -> dict[str, np.ndarray]:
-    files = sorted((folder / "archive/demo").glob(f"*/*/2025/01/demo_{product}_*.cdf"))
+    spec = _mission().products[product]
+    name = f"demo_{spec.instrument}_{spec.level}_{spec.descriptor}_*.cdf"
+    files = sorted((folder / "archive/demo").glob(f"*/*/2025/01/{name}"))
     parts = [read_variables(f, ["epoch", *variables]) for f in files]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
@@ -587,12 +611,15 @@ def test_hapiclient_reads_every_parameter_as_archived(
     assert [p["name"] for p in meta["parameters"]] == ["Time", *variables]
 
 
-def _dataset_parameters(dataset: str):
+def _mission() -> Mission:
     from socstack.mission import load_missions
     from tests.conftest import DEMO_MISSION
 
-    mission = load_missions([DEMO_MISSION]).mission("demo")
-    return mission.datasets[dataset].parameters
+    return load_missions([DEMO_MISSION]).mission("demo")
+
+
+def _dataset_parameters(dataset: str):
+    return _mission().datasets[dataset].parameters
 
 
 def test_time_parsing_table() -> None:

@@ -15,9 +15,9 @@ from socstack.formats.cdf import read_variables
 from socstack.mission.model import Mission
 from socstack.pipeline.runner import MissingInputsError, run_rule
 from socstack.runtime import Runtime
+from tests.conftest import CHAIN
 
 DAY = dt.date(2025, 1, 1)
-CHAIN = ("mag_l1a", "mag_l1b", "mag_l2", "pls_l1a", "pls_l1b", "pls_l2", "sw_l2")
 
 
 def ingest(runtime: Runtime, folder: Path, pattern: str = "*") -> None:
@@ -79,6 +79,26 @@ def test_mag_l2_is_the_true_field_in_gse(runtime: Runtime, processed: Mission, t
     expected = truth.state(_seconds(data["epoch"][good])).field
     assert np.abs(data["b_gse"][good] - expected).max() < 0.02
     assert np.allclose(data["b_mag"][good], np.linalg.norm(expected, axis=1), atol=0.03)
+
+
+def test_the_mag_summary_holds_each_minutes_extremes_and_mean(
+    runtime: Runtime, processed: Mission
+) -> None:
+    l2 = read_variables(local(runtime, archived(runtime, "mag_l2")), ["epoch", "b_gse", "b_mag"])
+    names = ["epoch", "b_gse", "b_gse_min", "b_gse_max", "b_mag", "b_mag_min", "b_mag_max"]
+    summary = read_variables(local(runtime, archived(runtime, "mag_l2_1m")), names)
+    assert len(summary["epoch"]) == 1440
+    np.testing.assert_array_equal(summary["epoch"], l2["epoch"][::60])
+    for name, shape in (("b_gse", (1440, 60, 3)), ("b_mag", (1440, 60))):
+        seconds = np.where(l2[name] < -1e30, np.nan, l2[name]).reshape(shape)
+        empty = np.isnan(seconds).all(axis=1)
+        assert 0 < empty.sum() < 0.2 * empty.size, "the simulated gaps empty some minutes"
+        full = ~empty if empty.ndim == 1 else ~empty[:, 0]
+        np.testing.assert_array_equal(summary[f"{name}_min"][full], np.nanmin(seconds[full], 1))
+        np.testing.assert_array_equal(summary[f"{name}_max"][full], np.nanmax(seconds[full], 1))
+        np.testing.assert_allclose(summary[name][full], np.nanmean(seconds[full], 1), rtol=1e-12)
+        for suffix in ("", "_min", "_max"):
+            assert (summary[name + suffix][~full] == -1e31).all(), "empty minutes hold the fill"
 
 
 def test_pls_l2_is_the_true_plasma(runtime: Runtime, processed: Mission, truth) -> None:

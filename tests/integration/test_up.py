@@ -45,6 +45,7 @@ EVERY_PRODUCT = {
     "mag_l1a",
     "mag_l1b",
     "mag_l2",
+    "mag_l2_1m",
     "pls_l1a",
     "pls_l1b",
     "pls_l2",
@@ -83,11 +84,11 @@ def test_up_processes_the_demo_days_by_itself_and_stops_cleanly(tmp_path: Path) 
         )
         products = {f["product"] for f in listing["files"]}
         assert products == EVERY_PRODUCT, products
-        assert listing["total"] == 8 + 27, "three days, nine rules each"
+        assert listing["total"] == 8 + 30, "three days, ten rules each"
         jobs = get_json(f"{base}/api/jobs?limit=100")
-        assert jobs["counts"] == {"succeeded": 27}, jobs["counts"]
+        assert jobs["counts"] == {"succeeded": 30}, jobs["counts"]
         catalog = [e["id"] for e in get_json(f"{base}/hapi/catalog")["catalog"]]
-        assert {"demo_mag_l2_1s", "demo_pls_l2", "demo_sw_l2"} <= set(catalog)
+        assert {"demo_mag_l2_1s", "demo_mag_l2_1m", "demo_pls_l2", "demo_sw_l2"} <= set(catalog)
         info = get_json(f"{base}/hapi/info?dataset=demo_sw_l2")
         assert (info["startDate"], info["stopDate"]) == (
             "2025-01-01T00:00:00Z",

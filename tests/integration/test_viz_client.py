@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
 from socstack.hapi.times import parse_time
+from socstack.viz.app import Viewer
+from socstack.viz.cache import TableCache
 from socstack.viz.client import HapiClientError, HapiServer
+from socstack.viz.figures import build_figure, parameter_specs, with_gaps
+from socstack.viz.links import Endpoints, View
+from socstack.viz.reduce import envelope
 from tests.integration.test_hapi import LiveServer
 
 DAY = (parse_time("2025-01-01"), parse_time("2025-01-02"))
@@ -26,6 +32,14 @@ def test_catalog_lists_titles_and_coverage(hapi: str) -> None:
     mag = datasets["demo_mag_l2_1s"]
     assert mag.title == "Magnetic field, GSE, 1 s"
     assert (mag.start, mag.stop) == ("2025-01-01T00:00:00Z", "2025-01-03T00:00:00Z")
+
+
+def test_the_catalog_is_one_request_where_the_server_serves_depth_all(hapi: str) -> None:
+    asked: list[str] = []
+    client = httpx.Client(event_hooks={"request": [lambda r: asked.append(str(r.url))]})
+    datasets = HapiServer(hapi, client=client).catalog()
+    assert asked == [f"{hapi}/catalog?depth=all"]
+    assert all(d.start and d.stop for d in datasets), "coverage from the one response"
 
 
 def test_binary_and_csv_give_the_same_columns(hapi: str) -> None:
@@ -53,3 +67,42 @@ def test_errors_name_the_server_and_the_reason(hapi: str) -> None:
         HapiServer("http://127.0.0.1:9/hapi").catalog()
     with pytest.raises(HapiClientError, match="not an http"):
         HapiServer("ftp://example.org/hapi")
+
+
+def test_long_windows_are_drawn_from_the_summary_with_the_same_envelope(hapi: str) -> None:
+    viewer = Viewer(Endpoints(hapi=lambda: hapi, api=lambda: ""), TableCache(1 << 28), 30.0)
+    start, stop = parse_time("2025-01-01"), parse_time("2025-01-03")
+    view = View(hapi, "demo_mag_l2_1s", ["B_GSE", "B_mag"], "2025-01-01", "2025-01-03")
+    info = viewer.server(hapi).info(view.dataset)
+    assert viewer.summary(info, view, start, stop, columns=1200) is None, "columns of 144 s"
+    summary = viewer.summary(info, view, start, stop, columns=96)  # columns of 30 minutes
+    assert summary is not None and summary.dataset == "demo_mag_l2_1m"
+    assert len(summary.low.time) == 2 * 1440
+
+    raw = viewer.table(view, start, stop)
+    assert len(raw.time) == 2 * 86_400
+    specs = parameter_specs(info)
+    for name in view.parameters:
+        exact = envelope(
+            raw.time, with_gaps(raw.values[name], specs[name]), start, stop, columns=96
+        )
+        drawn = envelope(
+            summary.low.time,
+            summary.low.values[name],
+            start,
+            stop,
+            columns=96,
+            upper=summary.high[name],
+        )
+        np.testing.assert_array_equal(_points(drawn.y), _points(exact.y), err_msg=name)
+
+    figure, stats = build_figure(
+        info, view.parameters, summary.low, (start, stop), columns=96, upper=summary.high
+    )
+    assert stats.records == 2880 and stats.reduced and len(figure.data) == 4
+
+
+def _points(y: np.ndarray) -> np.ndarray:
+    """The envelope's points without the rows that break it at gaps."""
+    rows = y.reshape(len(y), -1)
+    return rows[~np.isnan(rows).all(axis=1)]

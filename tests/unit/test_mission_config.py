@@ -156,6 +156,13 @@ def _set(path: str, value: Any) -> Mutation:
 
 _DELETE = object()
 
+
+def _summary_without_extremes(config: dict[str, Any]) -> None:
+    datasets = config["datasets"]
+    datasets["test_mag_l2_1m"] = {**datasets["test_mag_l2"], "cadence": "PT1M"}
+    datasets["test_mag_l2"]["summary"] = "test_mag_l2_1m"
+
+
 BAD_CONFIGS = [
     ("missing mission name", _set("name", _DELETE), "name", "Field required"),
     ("bad mission name", _set("name", "Test Mission"), "name", "should match pattern"),
@@ -314,6 +321,24 @@ BAD_CONFIGS = [
         _set("rules.mag_l1a.inputs.0.triggers", False),
         "rules.mag_l1a",
         "at least one input must trigger",
+    ),
+    (
+        "unknown summary",
+        _set("datasets.test_mag_l2.summary", "nope"),
+        None,
+        "datasets.test_mag_l2.summary: unknown dataset 'nope'",
+    ),
+    (
+        "summary of itself",
+        _set("datasets.test_mag_l2.summary", "test_mag_l2"),
+        None,
+        "datasets.test_mag_l2.summary: a dataset cannot summarize itself",
+    ),
+    (
+        "summary without extremes",
+        _summary_without_extremes,
+        None,
+        "test_mag_l2_1m has no <name>_min and <name>_max for any parameter of test_mag_l2",
     ),
     ("zero timeout", _set("rules.mag_l2.timeout", 0), "rules.mag_l2.timeout", "greater than 0"),
     (

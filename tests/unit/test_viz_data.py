@@ -62,6 +62,23 @@ def test_the_envelope_keeps_every_peak_and_never_exceeds_the_columns() -> None:
     assert (np.diff(line.x) >= 0).all()
 
 
+def test_an_envelope_from_minute_extremes_is_the_envelope_of_the_seconds() -> None:
+    t, v = _series(86_400)
+    v[40_000, 0] = 50.0
+    minutes = v.reshape(1440, 60, 2)
+    tm = t[::60]
+    low, high = np.asfortranarray(minutes.min(axis=1)), np.asfortranarray(minutes.max(axis=1))
+    for columns in (48, 96, 720):  # columns of 30, 15 and 2 minutes
+        exact = envelope(t, v, T0, T0 + 86_400 * S, columns=columns)
+        drawn = envelope(tm, low, T0, T0 + 86_400 * S, columns=columns, upper=high)
+        assert drawn.reduced and drawn.y.shape == exact.y.shape == (2 * columns, 2)
+        np.testing.assert_array_equal(drawn.y, exact.y)
+        np.testing.assert_array_equal(drawn.x[0::2], exact.x[0::2])  # each column's start
+    # Plain minute means would lose the spike: the summary's extremes keep it.
+    means = envelope(tm, minutes.mean(axis=1), T0, T0 + 86_400 * S, columns=48)
+    assert np.nanmax(means.y[:, 0]) < 2
+
+
 def test_a_gap_breaks_the_line_reduced_or_not() -> None:
     t, v = _series(86_400, gap=(30_000, 40_000))
     reduced = envelope(t, v, T0, T0 + 86_400 * S, columns=500)

@@ -33,7 +33,7 @@ from socstack.hapi.landing import landing_page
 from socstack.hapi.metadata import HapiDataset, HapiParameter, about, capabilities
 from socstack.hapi.source import ArchiveSource, HapiSource
 from socstack.hapi.status import HAPI_VERSION, HapiError, HapiStatus
-from socstack.hapi.times import parse_time
+from socstack.hapi.times import duration_ns, parse_time
 from socstack.runtime import Runtime
 
 __all__ = ["create_app", "hapi_routes"]
@@ -41,10 +41,6 @@ __all__ = ["create_app", "hapi_routes"]
 logger = logging.getLogger(__name__)
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.:+-]{1,64}$")
-_DURATION = re.compile(
-    r"^P(?:(?P<Y>\d+)Y)?(?:(?P<Mo>\d+)M)?(?:(?P<W>\d+)W)?(?:(?P<D>\d+)D)?"
-    r"(?:T(?:(?P<H>\d+)H)?(?:(?P<Mi>\d+)M)?(?:(?P<S>\d+(?:\.\d+)?)S)?)?$"
-)
 _ALLOWED = {
     "about": set(),
     "capabilities": set(),
@@ -97,21 +93,6 @@ def _json(
 def _error(status: HapiStatus, detail: str | None = None) -> Response:
     document = {"HAPI": HAPI_VERSION, "status": status.body(detail)}
     return _json(document, status=status.http)
-
-
-def _duration_ns(text: str) -> int | None:
-    match = _DURATION.match(text or "")
-    if not match:
-        return None
-    parts = {k: float(v) for k, v in match.groupdict().items() if v}
-    days = (
-        parts.get("Y", 0) * 366
-        + parts.get("Mo", 0) * 31
-        + parts.get("W", 0) * 7
-        + parts.get("D", 0)
-    )
-    seconds = days * 86400 + parts.get("H", 0) * 3600 + parts.get("Mi", 0) * 60 + parts.get("S", 0)
-    return int(seconds * 1e9)
 
 
 class _Handlers:
@@ -281,7 +262,7 @@ class _Handlers:
                 HapiStatus.OUTSIDE_RANGE,
                 f"{dataset.id} covers {info['startDate']} to {info['stopDate']}",
             )
-        limit = _duration_ns(dataset.config.max_request_duration or "")
+        limit = duration_ns(dataset.config.max_request_duration or "")
         if limit is not None and stop - start > limit:
             raise HapiError(
                 HapiStatus.TOO_MUCH,

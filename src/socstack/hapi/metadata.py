@@ -147,6 +147,13 @@ class HapiDataset:
             "files": coverage.files,
             "server": f"socstack {__version__}",
         }
+        summary = self.mission.datasets.get(config.summary or "")
+        if summary is not None:
+            out["x_socstack"]["summary"] = {
+                "dataset": config.summary,
+                "cadence": summary.cadence,
+                "parameters": config.summarized_by(summary),
+            }
         return out
 
 

@@ -20,12 +20,16 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["format_time", "format_times", "parse_time", "parse_times", "time_length"]
+__all__ = ["duration_ns", "format_time", "format_times", "parse_time", "parse_times", "time_length"]
 
 _YMD = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})(?P<clock>T.*)?)?)?Z?$")
 _DOY = re.compile(r"^(?P<y>\d{4})-(?P<j>\d{3})(?P<clock>T.*)?Z?$")
 _CLOCK = re.compile(r"^T(?P<H>\d{2})(?::(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<f>\d+))?)?)?Z?$")
 _NS_PER_DAY = 86_400 * 1_000_000_000
+_DURATION = re.compile(
+    r"^P(?:(?P<Y>\d+)Y)?(?:(?P<Mo>\d+)M)?(?:(?P<W>\d+)W)?(?:(?P<D>\d+)D)?"
+    r"(?:T(?:(?P<H>\d+)H)?(?:(?P<Mi>\d+)M)?(?:(?P<S>\d+(?:\.\d+)?)S)?)?$"
+)
 _MIN_NS = int(np.datetime64("1678-01-01", "ns").astype(np.int64))
 _MAX_NS = int(np.datetime64("2262-01-01", "ns").astype(np.int64))
 
@@ -326,3 +330,19 @@ def format_times(nanoseconds: np.ndarray, digits: int = 3) -> np.ndarray:
 def format_time(nanoseconds: int, digits: int = 3) -> str:
     """One time, formatted as :func:`format_times` does."""
     return format_times(np.asarray([nanoseconds]), digits)[0].decode()
+
+
+def duration_ns(text: str | None) -> int | None:
+    """An ISO 8601 duration in ns (a month as 31 days, a year as 366: upper bounds)."""
+    match = _DURATION.match(text or "")
+    if not match:
+        return None
+    parts = {k: float(v) for k, v in match.groupdict().items() if v}
+    days = (
+        parts.get("Y", 0) * 366
+        + parts.get("Mo", 0) * 31
+        + parts.get("W", 0) * 7
+        + parts.get("D", 0)
+    )
+    seconds = days * 86400 + parts.get("H", 0) * 3600 + parts.get("Mi", 0) * 60 + parts.get("S", 0)
+    return int(seconds * 1e9)

@@ -253,7 +253,24 @@ class Dataset(StrictModel):
     provenance: str | None = None
     contact: str | None = None
     additional_metadata: list[dict[str, Any]] | None = None
+    summary: str | None = Field(
+        None,
+        description=(
+            "A dataset of this one at a coarser cadence, holding <name>_min and <name>_max "
+            "for its parameters: plots of long windows draw their envelope from it instead "
+            "of downloading every sample (HAPI info: x_socstack.summary)."
+        ),
+    )
     parameters: list[Parameter] = Field(min_length=1)
+
+    def summarized_by(self, summary: Dataset) -> dict[str, dict[str, str]]:
+        """Parameter -> {min, max} names in ``summary``, for those it summarizes."""
+        theirs = {p.name for p in summary.parameters}
+        return {
+            p.name: {"min": f"{p.name}_min", "max": f"{p.name}_max"}
+            for p in self.parameters
+            if {f"{p.name}_min", f"{p.name}_max"} <= theirs
+        }
 
     _check_cadence = field_validator("cadence", "max_request_duration")(_duration)
 
@@ -416,6 +433,17 @@ class Mission(StrictModel):
                 errors.append(f"datasets.{did}.product: unknown product {dataset.product!r}")
             elif self.products[dataset.product].partition != "daily":
                 errors.append(f"datasets.{did}.product: HAPI datasets need a daily product")
+            if dataset.summary is not None:
+                summary = self.datasets.get(dataset.summary)
+                if dataset.summary == did:
+                    errors.append(f"datasets.{did}.summary: a dataset cannot summarize itself")
+                elif summary is None:
+                    errors.append(f"datasets.{did}.summary: unknown dataset {dataset.summary!r}")
+                elif not dataset.summarized_by(summary):
+                    errors.append(
+                        f"datasets.{did}.summary: {dataset.summary} has no <name>_min and "
+                        f"<name>_max for any parameter of {did}"
+                    )
         errors.extend(self._check_rules())
         if errors:
             raise ValueError("; ".join(errors))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,10 @@ import httpx
 import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
 
-from socstack.hapi.times import format_time, format_times, parse_time
+from socstack.hapi.times import duration_ns, format_time, format_times, parse_time
 from socstack.viz.cache import TableCache
 from socstack.viz.client import Dataset, HapiClientError, HapiServer, Table
-from socstack.viz.figures import NoDataError, build_figure, parameter_specs
+from socstack.viz.figures import NoDataError, build_figure, parameter_specs, with_gaps
 from socstack.viz.links import Endpoints, View, view_from_query
 from socstack.viz.pages import quicklooks_layout, register_pages, status_layout
 
@@ -35,6 +36,21 @@ _DAY = 86_400 * 10**9
 _PRESETS = {"preset-day": 1, "preset-week": 7, "preset-month": 30, "preset-all": None}
 _CSV_MAX_RECORDS = 2_000_000
 _AXIS_RANGE = re.compile(r"^xaxis\d*\.range(\[[01]\])?$")
+
+
+#: A summary dataset is drawn instead of the data when each pixel column spans at least
+#: this many of its records: its envelope is then that of the data to within a record's
+#: share of a column (a tenth of a pixel at most).
+SUMMARY_RECORDS_PER_COLUMN = 10
+
+
+@dataclass
+class Summary:
+    """A view's parameters from the dataset's summary: minima as a table, maxima beside."""
+
+    dataset: str
+    low: Table
+    high: dict[str, np.ndarray]
 
 
 class ViewError(ValueError):
@@ -73,6 +89,35 @@ class Viewer:
             start,
             stop,
             lambda a, b: server.data(view.dataset, view.parameters, a, b),
+        )
+
+    def summary(
+        self, info: dict[str, Any], view: View, start: int, stop: int, columns: int
+    ) -> Summary | None:
+        """The view from the dataset's coarser summary, when its pixel columns are that wide.
+
+        socstack servers name a dataset's summary (``x_socstack.summary``: a dataset of
+        per-interval minima and maxima); a year of 1 Hz data is then 60 times fewer
+        records to download, and the envelope drawn is the same.
+        """
+        spec = (info.get("x_socstack") or {}).get("summary") or {}
+        names: dict[str, dict[str, str]] = spec.get("parameters") or {}
+        cadence = duration_ns(spec.get("cadence"))
+        if not spec.get("dataset") or not cadence or not names:
+            return None
+        if any(p not in names for p in view.parameters):
+            return None
+        if (stop - start) / max(columns, 1) < SUMMARY_RECORDS_PER_COLUMN * cadence:
+            return None
+        wanted = [names[p][edge] for p in view.parameters for edge in ("min", "max")]
+        coarse = View(view.server, spec["dataset"], wanted, view.start, view.stop)
+        table = self.table(coarse, start, stop)
+        specs = parameter_specs(self.server(view.server).info(spec["dataset"]))
+        column = {n: with_gaps(table.values[n], specs[n]) for n in wanted}
+        return Summary(
+            spec["dataset"],
+            Table(table.time, {p: column[names[p]["min"]] for p in view.parameters}),
+            {p: column[names[p]["max"]] for p in view.parameters},
         )
 
 
@@ -420,14 +465,16 @@ def _plotting(app: dash.Dash, viewer: Viewer) -> None:
         try:
             server = viewer.server(view.server)
             info = server.info(view.dataset)
-            table = viewer.table(view, start, stop)
+            width = int(columns or 1000)
+            summary = viewer.summary(info, view, start, stop, width)
             figure, stats = build_figure(
                 info,
                 view.parameters,
-                table,
+                summary.low if summary else viewer.table(view, start, stop),
                 (start, stop),
-                columns=int(columns or 1000),
+                columns=width,
                 title=f"{view.dataset}  {_short(start)} to {_short(stop)}",
+                upper=summary.high if summary else None,
             )
         except (HapiClientError, NoDataError) as exc:
             return no_update, hidden, None, "", "", _sentence(exc, view), False
@@ -437,7 +484,12 @@ def _plotting(app: dash.Dash, viewer: Viewer) -> None:
             return no_update, hidden, None, "", "", message, False
         shown = View(view.server, view.dataset, view.parameters, _short(start), _short(stop))
         detail = f"{stats.records:,} records, {stats.points:,} points sent"
-        if stats.reduced:
+        if summary:
+            detail = (
+                f"{stats.records:,} records of the summary {summary.dataset}, "
+                f"{stats.points:,} points sent (min/max per pixel column)"
+            )
+        elif stats.reduced:
             detail += " (reduced to the plot's width: min/max per pixel column)"
         href = (
             f"{server.url}/data?dataset={view.dataset}&parameters={','.join(view.parameters)}"

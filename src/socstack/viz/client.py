@@ -94,12 +94,13 @@ class HapiServer:
     def catalog(self) -> list[Dataset]:
         """Every dataset, with title and coverage.
 
-        Coverage comes with the catalog where the server serves ``include=all``; else
+        Coverage comes with the catalog where the server serves ``depth=all`` (HAPI 3.2
+        and later: one request); else
         from each dataset's info, fetched side by side, for catalogs of up to
         ``_INFO_FOR_AT_MOST`` datasets (a large one lists ids and titles only).
         """
         try:
-            body = self._json("catalog", include="all")
+            body = self._json("catalog", depth="all")
         except HapiClientError as exc:
             if exc.status is None or exc.status >= 500:
                 raise

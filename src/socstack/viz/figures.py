@@ -21,7 +21,7 @@ from socstack.hapi.times import format_time
 from socstack.viz.client import Table
 from socstack.viz.reduce import Line, Spectrum, cadence_of, envelope, rebin
 
-__all__ = ["FigureStats", "NoDataError", "build_figure", "parameter_specs"]
+__all__ = ["FigureStats", "NoDataError", "build_figure", "parameter_specs", "with_gaps"]
 
 _PANEL_PX = 230
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf")
@@ -54,8 +54,13 @@ def build_figure(
     *,
     columns: int = 1000,
     title: str = "",
+    upper: dict[str, np.ndarray] | None = None,
 ) -> tuple[go.Figure, FigureStats]:
-    """Stacked panels for ``parameters`` over ``window`` (ns), reduced to ``columns``."""
+    """Stacked panels for ``parameters`` over ``window`` (ns), reduced to ``columns``.
+
+    ``upper`` makes ``table`` a summary: its values are minima, ``upper`` the maxima
+    (fills already NaN), and lines are drawn as their envelope.
+    """
     start, stop = window
     if not len(table.time):
         raise NoDataError(f"no data between {format_time(start, 0)} and {format_time(stop, 0)}")
@@ -65,7 +70,7 @@ def build_figure(
     cadence = cadence_of(table.time)
     for row, name in enumerate(parameters, start=1):
         spec = specs[name]
-        values = _with_gaps(table.values[name], spec)
+        values = with_gaps(table.values[name], spec)
         if spec.get("bins") and values.ndim == 2:
             bins = table.values.get(_bin_reference(spec)) if _bin_reference(spec) else None
             spectrum = rebin(
@@ -74,7 +79,10 @@ def build_figure(
             _add_spectrogram(figure, (row, len(parameters)), spec, spectrum, stats)
             stats.reduced |= spectrum.reduced
         else:
-            line = envelope(table.time, values, start, stop, columns=columns, cadence=cadence)
+            high = None if upper is None else upper[name]
+            line = envelope(
+                table.time, values, start, stop, columns=columns, cadence=cadence, upper=high
+            )
             _add_lines(figure, row, spec, line, stats)
             stats.reduced |= line.reduced
         figure.update_yaxes(title_text=_axis_title(spec), row=row, col=1)
@@ -91,7 +99,7 @@ def build_figure(
     return figure, stats
 
 
-def _with_gaps(raw: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
+def with_gaps(raw: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     """Values as floats with fill values as NaN; copied only when a fill is present."""
     values = np.asarray(raw, dtype=np.float64)  # no copy for doubles (a year: 750 MB)
     fill = spec.get("fill")

@@ -54,18 +54,25 @@ def envelope(
     *,
     columns: int,
     cadence: float = 0.0,
+    upper: np.ndarray | None = None,
 ) -> Line:
-    """Values in ``[start, stop)``: all if they fit ``columns``, else min and max per column."""
+    """Values in ``[start, stop)``: all if they fit ``columns``, else min and max per column.
+
+    With ``upper``, the records are a summary (each one an interval's minimum in
+    ``values`` and maximum in ``upper``): the envelope is the least of the minima and the
+    greatest of the maxima in each column, which is the envelope of the data summarized.
+    """
     a, b = np.searchsorted(time, [start, stop])
     t, v = time[a:b], values[a:b].astype(np.float64, copy=False)
+    u = v if upper is None else upper[a:b].astype(np.float64, copy=False)
     cadence = cadence or cadence_of(t)
-    if len(t) <= 2 * columns:
+    if len(t) <= 2 * columns and upper is None:
         return Line(*_broken(t, v, (t, t), cadence), reduced=False)
     starts, ends = _columns(t, start, stop, columns)
     with np.errstate(invalid="ignore"):
         # Fast on the column-major arrays the client keeps (one pass per component).
         low = np.fmin.reduceat(v, starts, axis=0)
-        high = np.fmax.reduceat(v, starts, axis=0)
+        high = np.fmax.reduceat(u, starts, axis=0)
     # Each column gives two points, its min at its first sample and its max at its last.
     x = np.empty(2 * len(starts), dtype=np.int64)
     x[0::2], x[1::2] = t[starts], t[ends - 1]
