@@ -257,7 +257,9 @@ def test_messages_never_echo_raw_input(client: TestClient) -> None:
 
 
 def test_a_broken_file_is_1500_before_streaming_and_an_abort_after(processed_copy: Path) -> None:
-    day2 = next((processed_copy / "archive/demo/mag/l2/2025/01").glob("*20250102*"))
+    day2 = next(
+        (processed_copy / "archive/demo/mag/l2/2025/01").glob("demo_mag_l2_1s-gse_20250102_*")
+    )
     day2.write_bytes(day2.read_bytes()[:5000])
     with client_for(processed_copy) as local:
         response = local.get(f"/hapi/data?dataset={MAG}&start=2025-01-02&stop=2025-01-02T01:00Z")
@@ -522,7 +524,9 @@ def test_only_the_newest_version_of_a_day_is_served(processed_copy: Path) -> Non
     from socstack.formats.cdf import write_cdf
 
     runtime = Runtime(explicit_settings(processed_copy))
-    original = next((processed_copy / "archive/demo/mag/l2/2025/01").glob("*20250102*"))
+    original = next(
+        (processed_copy / "archive/demo/mag/l2/2025/01").glob("demo_mag_l2_1s-gse_20250102_*")
+    )
     values = read_variables(original, ["epoch", "b_gse", "b_mag"])
     shifted = xr.Dataset(
         {

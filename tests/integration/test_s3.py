@@ -187,7 +187,7 @@ def test_processing_api_and_hapi_read_the_bucket(
         result = run_rule(s3_runtime, mission, mission.rules[rule], DAY)
         assert [r.outcome.value for r in result.archived] == ["archived"], rule
     objects = stored(s3, bucket, "archive")
-    (l2_key,) = [k for k in objects if "/mag/l2/" in k and "20250101" in k]
+    (l2_key,) = [k for k in objects if "/demo_mag_l2_1s-gse_20250101_" in k]
     assert not (s3_runtime.settings.data_dir / "archive").exists()
 
     local = tmp_path / "l2.cdf"

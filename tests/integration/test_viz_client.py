@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,3 +107,59 @@ def _points(y: np.ndarray) -> np.ndarray:
     """The envelope's points without the rows that break it at gaps."""
     rows = y.reshape(len(y), -1)
     return rows[~np.isnan(rows).all(axis=1)]
+
+
+def test_new_files_reach_the_viz_without_a_restart(processed_copy: Path) -> None:
+    import xarray as xr
+
+    from socstack.catalog.models import FileSource
+    from socstack.formats.cdf import read_variables, write_cdf
+    from socstack.mission import load_callable
+    from socstack.pipeline.runner import run_rule
+    from socstack.runtime import Runtime
+    from tests.conftest import explicit_settings
+
+    runtime = Runtime(explicit_settings(processed_copy))
+    mission = runtime.missions.mission("demo")
+    start, stop = parse_time("2025-01-01"), parse_time("2025-01-03")
+    with LiveServer(processed_copy) as url:
+        view = View(url, "demo_mag_l2_1s", ["B_mag"], "2025-01-01", "2025-01-03")
+        viewer = Viewer(Endpoints(hapi=lambda: url, api=lambda: ""), TableCache(1 << 28), 30.0)
+        server = viewer.server(url)
+        server.info_ttl = 0.0  # as if the default 30 s had passed before each request
+        before = viewer.table(view, start, stop).values["B_mag"].copy()
+        assert len(before) == 2 * 86_400
+
+        # A new version of day 2 (say, reprocessed): the same window, new values.
+        folder = processed_copy / "archive/demo/mag/l2/2025/01"
+        values = read_variables(
+            next(folder.glob("demo_mag_l2_1s-gse_20250102_*")), ["epoch", "b_gse", "b_mag"]
+        )
+        newer = xr.Dataset(
+            {
+                "b_gse": (("epoch", "axis"), values["b_gse"]),
+                "b_mag": (
+                    ("epoch",),
+                    np.where(values["b_mag"] > -1e30, values["b_mag"] + 1000, values["b_mag"]),
+                ),
+            },
+            coords={"epoch": values["epoch"]},
+        )
+        path = processed_copy / "demo_mag_l2_1s-gse_20250102_v1.0.1.cdf"
+        write_cdf(newer, path)
+        assert runtime.ingestor.ingest(path, source=FileSource.CLI).outcome.value == "archived"
+        after = viewer.table(view, start, stop).values["B_mag"]
+        assert viewer.cache.fetches == 2, "downloaded again, not the cached window"
+        np.testing.assert_array_equal(after[:86_400], before[:86_400])
+        good = before[86_400:] > -1e30
+        np.testing.assert_allclose(after[86_400:][good], before[86_400:][good] + 1000)
+
+        # A new day: the coverage (and the presets built on it) grows.
+        day = dt.date(2025, 1, 3)
+        simulate = load_callable(mission, mission.simulator or "", field="simulator")
+        for new in simulate(day, 1, processed_copy / "new", mission=mission):
+            runtime.ingestor.ingest(new, source=FileSource.CLI)
+        for rule in ("mag_l1a", "mag_l1b", "mag_l2"):
+            run_rule(runtime, mission, mission.rules[rule], day)
+        assert server.info(view.dataset)["stopDate"] == "2025-01-04T00:00:00Z"
+    runtime.close()

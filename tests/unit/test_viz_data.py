@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socstack.hapi.times import format_times, parse_time, parse_times
+from socstack.viz.app import summary_covers
 from socstack.viz.cache import TableCache
 from socstack.viz.client import Table
 from socstack.viz.figures import NoDataError, build_figure
@@ -77,6 +78,16 @@ def test_an_envelope_from_minute_extremes_is_the_envelope_of_the_seconds() -> No
     # Plain minute means would lose the spike: the summary's extremes keep it.
     means = envelope(tm, minutes.mean(axis=1), T0, T0 + 86_400 * S, columns=48)
     assert np.nanmax(means.y[:, 0]) < 2
+
+
+def test_a_summary_is_used_only_where_it_covers_the_data() -> None:
+    data = {"startDate": "2025-01-01T00:00:00Z", "stopDate": "2025-12-31T00:00:00Z"}
+    lagging = {"startDate": "2025-01-01T00:00:00Z", "stopDate": "2025-12-30T00:00:00Z"}
+    year = (parse_time("2025-01-01"), parse_time("2026-01-01"))
+    assert summary_covers(data, data, *year)
+    assert not summary_covers(lagging, data, *year), "the last day is not summarized yet"
+    assert summary_covers(lagging, data, parse_time("2025-02-01"), parse_time("2025-03-01"))
+    assert not summary_covers({}, data, *year), "no coverage given"
 
 
 def test_a_gap_breaks_the_line_reduced_or_not() -> None:
@@ -165,7 +176,7 @@ def test_the_cache_answers_windows_inside_a_download() -> None:
         calls.append((a, b))
         return table.window(a, b)
 
-    key = ("http://x/hapi", "d", ("B",))
+    key = ("http://x/hapi", "d", ("B",), "2025-01-02T00:00:00Z")
     assert len(cache.get(key, T0, T0 + 600 * S, fetch).time) == 600
     inner = cache.get(key, T0 + 100 * S, T0 + 200 * S, fetch)
     assert len(inner.time) == 100 and len(calls) == 1
@@ -173,5 +184,5 @@ def test_the_cache_answers_windows_inside_a_download() -> None:
     assert len(calls) == 2 and cache.fetches == 2
     small = TableCache(budget_bytes=table.nbytes + 1)
     for shift in range(3):
-        small.get((*key[:2], (str(shift),)), T0, T0 + 600 * S, fetch)
+        small.get((*key[:2], (str(shift),), key[3]), T0, T0 + 600 * S, fetch)
     assert small.nbytes <= table.nbytes + 1

@@ -83,7 +83,10 @@ class Viewer:
 
     def table(self, view: View, start: int, stop: int) -> Table:
         server = self.server(view.server)
-        key = (server.url, view.dataset, tuple(view.parameters))
+        # A new file changes the dataset's modificationDate, and so the key: a window
+        # downloaded before it arrived is not served from the cache after.
+        modified = str(server.info(view.dataset).get("modificationDate", ""))
+        key = (server.url, view.dataset, tuple(view.parameters), modified)
         return self.cache.get(
             key,
             start,
@@ -111,14 +114,34 @@ class Viewer:
             return None
         wanted = [names[p][edge] for p in view.parameters for edge in ("min", "max")]
         coarse = View(view.server, spec["dataset"], wanted, view.start, view.stop)
-        table = self.table(coarse, start, stop)
-        specs = parameter_specs(self.server(view.server).info(spec["dataset"]))
+        try:
+            theirs = self.server(view.server).info(spec["dataset"])
+            if not summary_covers(theirs, info, start, stop):
+                return None  # the summary lags the data (made after it): draw the data
+            table = self.table(coarse, start, stop)
+        except HapiClientError as exc:
+            logger.warning("viz: summary %s unusable, drawing the data: %s", spec["dataset"], exc)
+            return None
+        specs = parameter_specs(theirs)
         column = {n: with_gaps(table.values[n], specs[n]) for n in wanted}
         return Summary(
             spec["dataset"],
             Table(table.time, {p: column[names[p]["min"]] for p in view.parameters}),
             {p: column[names[p]["max"]] for p in view.parameters},
         )
+
+
+def summary_covers(summary: dict[str, Any], data: dict[str, Any], start: int, stop: int) -> bool:
+    """Whether the summary's coverage holds all of the data's coverage within the window."""
+    try:
+        need = (
+            max(start, parse_time(str(data["startDate"]))),
+            min(stop, parse_time(str(data["stopDate"]))),
+        )
+        have = (parse_time(str(summary["startDate"])), parse_time(str(summary["stopDate"])))
+    except (KeyError, ValueError):
+        return False
+    return need[0] >= need[1] or (have[0] <= need[0] and need[1] <= have[1])
 
 
 def create_dash(

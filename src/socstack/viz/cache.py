@@ -17,7 +17,7 @@ from socstack.viz.client import Table
 
 __all__ = ["Fetched", "TableCache"]
 
-Key = tuple[str, str, tuple[str, ...]]
+Key = tuple[str, str, tuple[str, ...], str]  # server, dataset, parameters, modified
 
 
 @dataclass

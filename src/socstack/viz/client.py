@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,7 @@ class HapiServer:
         timeout: float = 60.0,
         client: httpx.Client | None = None,
         binary: bool = True,
+        info_ttl: float = 30.0,
     ):
         self.url = url.strip().rstrip("/")
         self.binary = binary  # False: always csv (a server whose binary is broken)
@@ -81,7 +83,10 @@ class HapiServer:
             raise HapiClientError(f"{url!r} is not an http:// or https:// URL of a HAPI server")
         self.timeout = timeout
         self.client = client or httpx.Client(timeout=timeout, follow_redirects=True)
-        self._infos: dict[str, dict[str, Any]] = {}
+        # A live archive grows: infos (coverage, modificationDate) are read again after
+        # ``info_ttl`` seconds, so presets and the download cache follow new files.
+        self.info_ttl = info_ttl
+        self._infos: dict[str, tuple[float, dict[str, Any]]] = {}
         self._capabilities: dict[str, Any] | None = None
 
     # -- metadata ----------------------------------------------------------------------
@@ -114,7 +119,7 @@ class HapiServer:
                 continue
             info = entry.get("info") or {}
             if info:
-                self._infos.setdefault(str(entry["id"]), info)
+                self._infos[str(entry["id"])] = (time.monotonic(), info)
             out.append(Dataset(id=str(entry["id"]), title=str(entry.get("title") or "")))
         if len(out) <= _INFO_FOR_AT_MOST:
             with ThreadPoolExecutor(max_workers=8) as pool:
@@ -134,10 +139,12 @@ class HapiServer:
             return None
 
     def info(self, dataset: str) -> dict[str, Any]:
-        """A dataset's info, read once per server object."""
-        if dataset not in self._infos:
-            self._infos[dataset] = self._json("info", **{self._id_key: dataset})
-        return self._infos[dataset]
+        """A dataset's info, read again once it is ``info_ttl`` seconds old."""
+        read, info = self._infos.get(dataset, (0.0, None))
+        if info is None or time.monotonic() - read >= self.info_ttl:
+            info = self._json("info", **{self._id_key: dataset})
+            self._infos[dataset] = (time.monotonic(), info)
+        return info
 
     @property
     def _id_key(self) -> str:
