@@ -184,6 +184,25 @@ def shoot(browser: Any, name: str) -> None:
     browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
 
+def relayout(browser: Any, start: str, stop: str, done: Callable[[], bool]) -> None:
+    """Zoom through plotly's own relayout (what a drag emits), until ``done``.
+
+    Plotly may still be drawing the previous window and drop the call: ask again.
+    """
+    for _ in range(3):
+        browser.execute_script(
+            "window.Plotly.relayout(document.querySelector('#graph .js-plotly-plot'),"
+            " {'xaxis.range[0]': arguments[0], 'xaxis.range[1]': arguments[1]});",
+            start,
+            stop,
+        )
+        try:
+            wait_for(done, f"the window {start} to {stop}", timeout=8)
+            return
+        except AssertionError:
+            continue
+
+
 def link(site: Site, dataset: str, parameters: str, start: str, stop: str) -> str:
     return (
         f"{site.base}/viz/?server={quote(site.hapi, safe=':/')}&dataset={dataset}"
@@ -267,25 +286,40 @@ def test_choose_a_dataset_and_plot_then_zoom(browser: Any, site: Site) -> None:
     # Zoom further, to ten minutes, through plotly's own relayout (what a drag emits):
     # ten minutes of 1 s data fit the screen, so every sample is sent, none reduced.
     # (Plotly may still be drawing the previous window: ask again until it takes.)
-    for _ in range(3):
-        browser.execute_script(
-            """
-            const gd = document.querySelector('#graph .js-plotly-plot');
-            window.Plotly.relayout(gd, {'xaxis.range[0]': '2025-01-01 01:00:00',
-                                        'xaxis.range[1]': '2025-01-01 01:10:00'});
-            """
-        )
-        try:
-            wait_for(lambda: records() == 600, "the ten-minute window", timeout=8)
-            break
-        except AssertionError:
-            continue
+    relayout(browser, "2025-01-01 01:00:00", "2025-01-01 01:10:00", lambda: records() == 600)
     assert records() == 600, browser.find_element(By.ID, "stats").text
     zoomed = traces(browser)
     assert all(t["n"] == 600 for t in zoomed), zoomed
     assert "reduced" not in browser.find_element(By.ID, "stats").text
     assert site.viewer.cache.fetches == fetches, "zooming must not download again"
     shoot(browser, "plot-zoomed")
+
+
+def test_a_narrow_plot_of_two_days_is_drawn_from_the_summary(browser: Any, site: Site) -> None:
+    # Two days on about 200 pixel columns: 14 minutes a column, so the one-minute
+    # summary gives the same envelope as the 1 s data, from 60 times fewer records.
+    from selenium.webdriver.common.by import By
+
+    size = browser.get_window_size()
+    browser.set_window_size(480, size["height"])
+    try:
+        browser.get(link(site, "demo_mag_l2_1s", "B_GSE", "2025-01-01", "2025-01-03"))
+
+        def stats() -> str:
+            return browser.find_element(By.ID, "stats").text
+
+        wait_for(lambda: "records" in stats(), "the plot's statistics")
+        assert stats().startswith("2,880 records of the summary demo_mag_l2_1m"), stats()
+        names = {t["name"] for t in traces(browser)}
+        assert {"Bx GSE", "By GSE", "Bz GSE"} <= names, names
+        assert max(t["n"] for t in traces(browser)) <= 2 * 200 + 50
+        shoot(browser, "plot-summary")
+        # Two hours need the 1 s data: zooming reads them.
+        two_hours = lambda: stats().startswith("7,200 records,")  # noqa: E731
+        relayout(browser, "2025-01-01 01:00:00", "2025-01-01 03:00:00", two_hours)
+        assert two_hours(), stats()
+    finally:
+        browser.set_window_size(size["width"], size["height"])
 
 
 def test_export_csv_holds_the_shown_records(browser: Any, site: Site, downloads: Path) -> None:
