@@ -26,9 +26,9 @@ _YMD = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})(?P<clock>T.*)?
 _DOY = re.compile(r"^(?P<y>\d{4})-(?P<j>\d{3})(?P<clock>T.*)?Z?$")
 _CLOCK = re.compile(r"^T(?P<H>\d{2})(?::(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<f>\d+))?)?)?Z?$")
 _NS_PER_DAY = 86_400 * 1_000_000_000
-_DURATION = re.compile(
-    r"^P(?:(?P<Y>\d+)Y)?(?:(?P<Mo>\d+)M)?(?:(?P<W>\d+)W)?(?:(?P<D>\d+)D)?"
-    r"(?:T(?:(?P<H>\d+)H)?(?:(?P<Mi>\d+)M)?(?:(?P<S>\d+(?:\.\d+)?)S)?)?$"
+_DURATION = re.compile(  # at least one field; a T is followed by one
+    r"^P(?!$)(?:(?P<Y>\d+)Y)?(?:(?P<Mo>\d+)M)?(?:(?P<W>\d+)W)?(?:(?P<D>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<H>\d+)H)?(?:(?P<Mi>\d+)M)?(?:(?P<S>\d+(?:\.\d+)?)S)?)?$"
 )
 _MIN_NS = int(np.datetime64("1678-01-01", "ns").astype(np.int64))
 _MAX_NS = int(np.datetime64("2262-01-01", "ns").astype(np.int64))

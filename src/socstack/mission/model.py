@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from socstack.hapi.times import duration_ns
 from socstack.mission.patterns import FileName, NamePattern
 from socstack.mission.versions import Version
 
@@ -42,13 +43,10 @@ __all__ = [
 Token = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*$", max_length=32)]
 Descriptor = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 EntryPoint = Annotated[str, Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*$")]
-_ISO_DURATION = re.compile(
-    r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$"
-)
 
 
 def _duration(value: str | None) -> str | None:
-    if value is not None and not _ISO_DURATION.match(value):
+    if value is not None and duration_ns(value) is None:
         raise ValueError(f"not an ISO 8601 duration: {value!r} (for example PT1S, P1D)")
     return value
 
