@@ -305,7 +305,8 @@ def count_files(runtime: Runtime, products: tuple[str, ...]) -> int:
 def day_done(runtime: Runtime, day: dt.date) -> bool:
     with runtime.catalog.session() as session:
         statuses = list(session.scalars(select(Job.status).where(Job.partition == day.isoformat())))
-    return len(statuses) == 9 and all(s in ENDED for s in statuses)
+    rules = len(runtime.missions.mission("demo").rules)  # one job per rule and day
+    return len(statuses) == rules and all(s in ENDED for s in statuses)
 
 
 def unix(moment: dt.datetime) -> float:
