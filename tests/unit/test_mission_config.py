@@ -239,6 +239,18 @@ BAD_CONFIGS = [
         "ISO 8601 duration",
     ),
     (
+        "empty duration",
+        _set("datasets.test_mag_l2.cadence", "P"),
+        "datasets.test_mag_l2.cadence",
+        "ISO 8601 duration",
+    ),
+    (
+        "duration with an empty time part",
+        _set("datasets.test_mag_l2.max_request_duration", "P1DT"),
+        "datasets.test_mag_l2.max_request_duration",
+        "ISO 8601 duration",
+    ),
+    (
         "bins do not match size",
         _set("datasets.test_mag_l2.parameters.1.size", [5]),
         "datasets.test_mag_l2.parameters[1]",
