@@ -20,10 +20,10 @@ import httpx
 import pytest
 from starlette.types import ASGIApp
 
-from socstack.hapi.times import parse_time
 from socstack.pipeline.planner import Planner
 from socstack.pipeline.runner import run_rule
 from socstack.runtime import Runtime
+from socstack.times import parse_time
 from socstack.web import create_web_app
 from tests.conftest import PROCESSED_DAYS, REPO, explicit_settings, unavailable
 from tests.integration.test_hapi import LiveServer

@@ -21,9 +21,9 @@ from starlette.types import ASGIApp
 
 from socstack.formats.cdf import read_variables
 from socstack.hapi.app import create_app
-from socstack.hapi.times import format_times, parse_time
 from socstack.mission.model import Mission
 from socstack.runtime import Runtime
+from socstack.times import format_times, parse_time
 from tests.conftest import explicit_settings
 
 MAG = "demo_mag_l2_1s"

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
-from socstack.hapi.times import parse_time
+from socstack.times import parse_time
 from socstack.viz.app import Viewer
 from socstack.viz.cache import TableCache
 from socstack.viz.client import HapiClientError, HapiServer

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from socstack.hapi.times import format_times, parse_time, parse_times
+from socstack.times import format_times, parse_time, parse_times
 from socstack.viz.app import summary_covers
 from socstack.viz.cache import TableCache
 from socstack.viz.client import Table

@@ -33,8 +33,8 @@ from socstack.hapi.landing import landing_page
 from socstack.hapi.metadata import HapiDataset, HapiParameter, about, capabilities
 from socstack.hapi.source import ArchiveSource, HapiSource
 from socstack.hapi.status import HAPI_VERSION, HapiError, HapiStatus
-from socstack.hapi.times import duration_ns, parse_time
 from socstack.runtime import Runtime
+from socstack.times import duration_ns, parse_time
 
 __all__ = ["create_app", "hapi_routes"]
 

@@ -23,7 +23,7 @@ import pyarrow.csv as pacsv
 
 from socstack.hapi.metadata import HapiDataset, HapiParameter
 from socstack.hapi.source import Block
-from socstack.hapi.times import format_times, time_length
+from socstack.times import format_times, time_length
 
 __all__ = ["Encoder", "media_type"]
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from socstack import __version__
 from socstack.hapi.status import HAPI_VERSION
-from socstack.hapi.times import format_time, time_length
 from socstack.mission.model import Bins, Dataset, Mission, Parameter, Product
+from socstack.times import format_time, time_length
 
 __all__ = ["Coverage", "HapiDataset", "HapiParameter", "build_dataset", "iso"]
 

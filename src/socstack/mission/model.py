@@ -22,9 +22,9 @@ from pydantic import (
     model_validator,
 )
 
-from socstack.hapi.times import duration_ns
 from socstack.mission.patterns import FileName, NamePattern
 from socstack.mission.versions import Version
+from socstack.times import duration_ns
 
 __all__ = [
     "Bins",

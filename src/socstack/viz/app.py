@@ -20,7 +20,7 @@ import httpx
 import numpy as np
 from dash import Input, Output, State, dcc, html, no_update
 
-from socstack.hapi.times import duration_ns, format_time, format_times, parse_time
+from socstack.times import duration_ns, format_time, format_times, parse_time
 from socstack.viz.cache import TableCache
 from socstack.viz.client import Dataset, HapiClientError, HapiServer, Table
 from socstack.viz.figures import NoDataError, build_figure, parameter_specs, with_gaps

@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 
 from socstack._exceptions import SocError
-from socstack.hapi.times import format_time, parse_times
+from socstack.times import format_time, parse_times
 
 __all__ = ["Dataset", "HapiClientError", "HapiServer", "Table"]
 

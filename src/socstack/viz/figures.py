@@ -17,7 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from socstack.hapi.times import format_time
+from socstack.times import format_time
 from socstack.viz.client import Table
 from socstack.viz.reduce import Line, Spectrum, cadence_of, envelope, rebin
 

@@ -1,4 +1,4 @@
-"""HAPI times: parse the ISO 8601 subset HAPI allows, and format output times fast.
+"""ISO 8601 times and durations as HAPI writes them: parse the subset HAPI allows, format fast.
 
 Accepted (HAPI 3.3.1 section 3.7.6): ``YYYY-MM-DDThh:mm:ss.fffZ`` and
 ``YYYY-DDDThh:mm:ss.fffZ``, truncated after any field (``2025Z``, ``2025-01Z``,
