@@ -32,7 +32,11 @@ class ReaderOptions(BaseModel):
 
 @dataclass(frozen=True)
 class Inspection:
-    """What ingest learns from a file's content."""
+    """What ingest learns from a file's content.
+
+    For a calibration (a ``valid_from`` product), ``stop`` is the end of its validity
+    when the file says so (exclusive), and ``start`` is ignored.
+    """
 
     records: int
     start: dt.datetime | None = None
@@ -55,6 +59,16 @@ class Reader(ABC):
             where = ".".join(str(p) for p in error["loc"])
             message = error["msg"].removeprefix("Value error, ")
             raise ValueError(f"options{'.' + where if where else ''}: {message}") from exc
+
+    def declared_variables(self, options: Any) -> dict[str, tuple[int, ...] | None] | None:
+        """The variables a product's files will hold, with their per-record shapes.
+
+        The mission loader checks each HAPI parameter against this (its variable, its
+        bins' variables and its size) so that a mismatch fails at load instead of at
+        the first request. None means the format cannot say before a file exists; a
+        shape of None means the variable is known but its shape is not.
+        """
+        return None
 
     @abstractmethod
     def inspect(self, path: Path, product: Product) -> Inspection:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from socstack.formats.base import Reader
 
 __all__ = ["get", "names"]
@@ -21,13 +23,18 @@ def _load() -> dict[str, Reader]:
     return _readers
 
 
-def get(name: str) -> Reader:
-    """The reader of format ``name``; ``ValueError`` names the known formats otherwise."""
-    readers = _load()
+def get(name: str, own: Mapping[str, Reader] | None = None) -> Reader:
+    """The reader of format ``name``; ``ValueError`` names the known formats otherwise.
+
+    ``own`` holds a mission's own formats (its ``formats:`` section), which the error
+    lists beside the core's.
+    """
+    readers = {**_load(), **(own or {})}
     try:
         return readers[name]
     except KeyError:
-        raise ValueError(f"format: unknown format {name!r}; known: {', '.join(names())}") from None
+        known = ", ".join(sorted(readers))
+        raise ValueError(f"format: unknown format {name!r}; known: {known}") from None
 
 
 def names() -> list[str]:
