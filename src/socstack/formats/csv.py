@@ -75,6 +75,14 @@ class CsvReader(Reader):
                 raise FormatError(f"row {n} has {len(row)} fields, the header {len(header)}")
         return header, rows
 
+    def declared_variables(self, options: ReaderOptions) -> dict[str, tuple[int, ...]] | None:
+        """The required and numeric columns, one scalar per row (the time column aside)."""
+        if not isinstance(options, CsvOptions):
+            raise TypeError(f"csv options expected, not {type(options).__name__}")
+        names = dict.fromkeys([*options.columns, *options.numeric])
+        names.pop(options.time_column, None)
+        return {name: () for name in names}
+
     def inspect(self, path: Path, product: Product) -> Inspection:
         """Check header, row lengths, numbers and times."""
         options: CsvOptions = product.format_options
