@@ -168,15 +168,14 @@ class CdfReader(Reader):
     name = "cdf"
     options_model = CdfOptions
 
-    def declared_variables(self, options: Any) -> dict[str, tuple[int, ...] | None] | None:
+    def declared_variables(
+        self, options: ReaderOptions
+    ) -> dict[str, tuple[int, ...] | None] | None:
         """The required variables and those the attribute files describe (None: neither)."""
         cdf_options: CdfOptions = options
         declared: dict[str, tuple[int, ...] | None] = dict.fromkeys(cdf_options.variable_attributes)
         declared.update(cdf_options.required)
-        if not declared:
-            return None
-        declared[cdf_options.time_variable] = ()
-        return declared
+        return declared or None
 
     def inspect(self, path: Path, product: Product) -> Inspection:
         """Open, check the expected variables (and shapes) and read the time variable."""

@@ -7,7 +7,7 @@ import datetime as dt
 import math
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import Field
@@ -84,13 +84,13 @@ class CsvReader(Reader):
                 raise FormatError(f"row {n} has {len(row)} fields, the header {len(header)}")
         return header, rows
 
-    def declared_variables(self, options: Any) -> dict[str, tuple[int, ...] | None] | None:
-        """Every column is a scalar; the time column becomes ``epoch``."""
-        csv_options: CsvOptions = options
-        if not csv_options.time_column:
-            return None  # not a time series: no HAPI dataset can read it
-        columns = [c for c in csv_options.columns if c != csv_options.time_column]
-        return {**dict.fromkeys(columns, ()), "epoch": ()}
+    def declared_variables(self, options: ReaderOptions) -> dict[str, tuple[int, ...]] | None:
+        """The required and numeric columns, one scalar per row (the time column aside)."""
+        if not isinstance(options, CsvOptions):
+            raise TypeError(f"csv options expected, not {type(options).__name__}")
+        names = dict.fromkeys([*options.columns, *options.numeric])
+        names.pop(options.time_column, None)
+        return {name: () for name in names}
 
     def _valid_until(self, path: Path, options: CsvOptions) -> dt.datetime | None:
         """The end of validity (exclusive) a calibration's comment line gives."""

@@ -17,8 +17,9 @@ def _load() -> dict[str, Reader]:
         from socstack.formats.cdf import CdfReader
         from socstack.formats.csv import CsvReader
         from socstack.formats.png import PngReader
+        from socstack.formats.text import TextReader
 
-        for reader in (CcsdsReader(), CdfReader(), CsvReader(), PngReader()):
+        for reader in (CcsdsReader(), CdfReader(), CsvReader(), PngReader(), TextReader()):
             _readers[reader.name] = reader
     return _readers
 

@@ -82,8 +82,15 @@ def _check_variables(product: Product, where: str, dataset: Dataset) -> list[Pro
         )
 
     problems = []
-    if dataset.time_variable not in declared:
-        problems.append(lacks(dataset.time_variable, f"{where}.time_variable"))
+    timed_by = getattr(product.format_options, "time_variable", None)
+    if timed_by is not None and dataset.time_variable != timed_by:
+        problems.append(
+            Problem(
+                f"reads times from {dataset.time_variable!r}, but {product.id}'s files are"
+                f" timed by {timed_by!r}",
+                f"{where}.time_variable",
+            )
+        )
     for n, parameter in enumerate(dataset.parameters):
         at = f"{where}.parameters[{n}]"
         if parameter.variable not in declared:

@@ -46,9 +46,7 @@ def process(context: RuleContext) -> xr.Dataset:
     smooth = _running_mean(field)
     times = joined["epoch"].values
     today = (times >= start) & (times < stop)
-    total = np.linalg.norm(
-        np.column_stack([joined[c].values for c in COMPONENTS]), axis=1
-    )
+    total = np.linalg.norm(np.column_stack([joined[c].values for c in COMPONENTS]), axis=1)
     return xr.Dataset(
         {
             "b_xyz": (("epoch", "component"), smooth[today]),

@@ -83,9 +83,7 @@ def energy_table(version: int) -> str:
     """The analyzer's energy table: channel, centre (eV), width (eV), gain."""
     energies = BASE_ENERGIES * (1.1 if version > 1 else 1.0)
     lines = ["channel,energy,width,gain"]
-    lines += [
-        f"{k},{e:.3f},{0.2 * e:.3f},{1.0 + 0.01 * k:.3f}" for k, e in enumerate(energies)
-    ]
+    lines += [f"{k},{e:.3f},{0.2 * e:.3f},{1.0 + 0.01 * k:.3f}" for k, e in enumerate(energies)]
     return "\n".join(lines) + "\n"
 
 
