@@ -228,7 +228,7 @@ def test_unknown_options_name_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(
         ValueError,
         match=r"^options.colums: unknown option \(a typo\?\); known: columns, numeric, "
-        r"time_column, comment, max_rows$",
+        r"time_column, comment, max_rows, valid_until$",
     ):
         get("csv").validate_options({"columns": ["a"], "colums": ["b"]}, tmp_path)
     with pytest.raises(

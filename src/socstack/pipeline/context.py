@@ -90,9 +90,15 @@ class RuleContext:
             raise SocError(f"rule {self.rule.id} has no {name} input for {self.partition}")
         if len(datasets) == 1:
             return datasets[0]
-        return xr.concat(datasets, dim="epoch", data_vars="minimal", coords="minimal").sortby(
-            "epoch"
-        )
+        try:
+            joined = xr.concat(datasets, dim="epoch", data_vars="minimal", coords="minimal")
+        except xr.MergeError as exc:
+            raise SocError(
+                f"rule {self.rule.id}: the {name} files cannot be joined in time, for what"
+                f" they hold once per file differs ({exc}); read them one by one"
+                f" (context.files({name!r}))"
+            ) from exc
+        return joined.sortby("epoch")
 
     def _known(self, name: str) -> None:
         names = [i.name for i in self.rule.inputs]

@@ -29,17 +29,17 @@ def process(context: RuleContext) -> xr.Dataset:
     before = np.array(
         [magnitude[index[t]] if t in index else np.nan for t in minutes - np.timedelta64(1, "D")]
     )
-    flux = np.full(len(minutes), np.nan)
-    spectra = [f.read() for f in context.files("spectra")]
-    if spectra:
-        joined = xr.concat(spectra, dim="epoch", data_vars="minimal", coords="minimal")
-        sweep = joined["epoch"].values
-        total = joined["eflux"].values.sum(axis=1)
-        slot = ((sweep - start) // MINUTE).astype(np.int64)
+    sums = np.zeros(len(minutes))
+    seen = np.zeros(len(minutes))
+    # One file at a time: each day has the energy table of its own calibration.
+    for spectra in (f.read() for f in context.files("spectra")):
+        sweep = spectra["epoch"].values
+        total = spectra["eflux"].values.sum(axis=1)
         keep = (sweep >= start) & (sweep < stop)
-        sums = np.bincount(slot[keep], weights=total[keep], minlength=len(minutes))
-        seen = np.bincount(slot[keep], minlength=len(minutes))
-        flux = np.where(seen > 0, sums / np.maximum(seen, 1), np.nan)
+        slot = ((sweep[keep] - start) // MINUTE).astype(np.int64)
+        sums += np.bincount(slot, weights=total[keep], minlength=len(minutes))
+        seen += np.bincount(slot, minlength=len(minutes))
+    flux = np.where(seen > 0, sums / np.maximum(seen, 1), np.nan)
     return xr.Dataset(
         {"db_daily": (("epoch",), now - before), "flux_total": (("epoch",), flux)},
         coords={"epoch": minutes},
