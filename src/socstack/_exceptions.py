@@ -20,6 +20,9 @@ codes and one clear line in the CLI.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class SocError(Exception):
     """Root of every error socstack raises on purpose."""
@@ -28,24 +31,57 @@ class SocError(Exception):
     exit_code: int = 1
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One mistake in a configuration file: where (field path, line) and what."""
+
+    message: str
+    field: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.field}: " if self.field else ""
+        return where + self.message
+
+
 class ConfigError(SocError):
     """Settings or a mission configuration are invalid.
 
-    The message names the file, the field and what is wrong, so the operator can fix
-    the configuration without reading code.
+    The message names the file, the line, the field and what is wrong, so the operator
+    can fix the configuration without reading code. A file with several mistakes gives
+    them all at once (``problems``), so fixing one does not merely reveal the next.
     """
 
     exit_code = 78  # EX_CONFIG
 
-    def __init__(self, message: str, *, source: str | None = None, field: str | None = None):
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        source: str | None = None,
+        field: str | None = None,
+        line: int | None = None,
+        problems: Sequence[Problem] = (),
+    ):
         self.source = source
-        self.field = field
-        prefix = ""
-        if source:
-            prefix += f"{source}: "
-        if field:
-            prefix += f"{field}: "
-        super().__init__(prefix + message)
+        self.problems: tuple[Problem, ...] = tuple(problems) or (Problem(message, field, line),)
+        first = self.problems[0]
+        self.field = first.field
+        self.line = first.line
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        def where(problem: Problem) -> str:
+            place = self.source or ""
+            if problem.line is not None:
+                place = f"{place}:{problem.line}" if place else f"line {problem.line}"
+            return f"{place}: " if place else ""
+
+        if len(self.problems) == 1:
+            return where(self.problems[0]) + str(self.problems[0])
+        lines = [f"{self.source}: {len(self.problems)} problems" if self.source else ""]
+        lines += [f"  {where(p)}{p}" for p in self.problems]
+        return "\n".join(line for line in lines if line)
 
 
 class NotFoundError(SocError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,7 +21,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from socstack._exceptions import ConfigError
 
-__all__ = ["Settings", "bundled_missions_dir", "get_settings"]
+__all__ = ["DEFAULT_QUEUES", "Settings", "bundled_missions_dir", "get_settings"]
+
+#: The queues a default deployment's workers take (``socstack worker`` with no --queues).
+DEFAULT_QUEUES = ("processing", "processing.onprem", "processing.any", "quicklook")
 
 
 def bundled_missions_dir() -> Path:
@@ -87,6 +91,13 @@ class Settings(BaseSettings):
     queue_prefix: str = Field(
         "", pattern=r"^[A-Za-z0-9_.-]*$", description="Prefix of every queue name (shared brokers)."
     )
+    queues: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_QUEUES),
+        description=(
+            "The queues this deployment's workers take, separated by ','; a rule on any"
+            " other queue is refused at load (its jobs would wait for ever)."
+        ),
+    )
     worker_concurrency: int = Field(0, ge=0, description="Worker processes (0: one per CPU).")
     job_heartbeat: float = Field(5.0, gt=0, description="Seconds between job heartbeats.")
     job_stale: float = Field(
@@ -116,6 +127,21 @@ class Settings(BaseSettings):
 
     demo_start: dt.date = Field(dt.date(2025, 1, 1), description="First day `up` simulates.")
     demo_days: int = Field(3, ge=0, description="Days of telemetry `up` simulates if empty.")
+
+    @field_validator("queues", mode="before")
+    @classmethod
+    def _split_queues(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [q.strip() for q in value.split(",") if q.strip()]
+        return value
+
+    @field_validator("queues")
+    @classmethod
+    def _queue_names(cls, value: list[str]) -> list[str]:
+        bad = [q for q in value if not re.fullmatch(r"[A-Za-z0-9_.-]+", q)]
+        if bad or not value:
+            raise ValueError(f"give queue names separated by ',' (not {', '.join(bad) or 'none'})")
+        return value
 
     @field_validator("missions", mode="before")
     @classmethod

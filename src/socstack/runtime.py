@@ -49,7 +49,7 @@ class Runtime:
     @cached_property
     def missions(self) -> MissionRegistry:
         """Every configured mission."""
-        return load_missions(self.settings.missions)
+        return load_missions(self.settings.missions, queues=self.settings.queues)
 
     @cached_property
     def ingestor(self) -> Ingestor:

@@ -85,7 +85,9 @@ def test_mission_check(tmp_path: Path) -> None:
     (broken / "mission.yaml").write_text(yaml.safe_dump(config))
     result = run("mission", "check", str(broken))
     assert result.exit_code == 78
-    assert f"{broken / 'mission.yaml'}: products.mag_l0.partition:" in result.output
+    lines = (broken / "mission.yaml").read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, start=1) if "partition: weekly" in text)
+    assert f"{broken / 'mission.yaml'}:{line}: products.mag_l0.partition:" in result.output
 
 
 def test_demo_generate(tmp_path: Path) -> None:

@@ -163,7 +163,7 @@ def test_a_blocked_job_says_what_it_waits_for(demo_copy: Path, tmp_path: Path) -
     with TestClient(create_web_app(runtime)) as client:
         blocked = client.get("/api/jobs?status=blocked").json()["jobs"]
         assert [(j["rule"], j["partition"], j["missing"]) for j in blocked] == [
-            ("mag_l1b", "2025-01-02", ["mag_cal valid on 2025-01-02"])
+            ("mag_l1b", "2025-01-02", ["a mag calibration (mag_cal) valid on 2025-01-02"])
         ]
     runtime.ingestor.ingest(
         demo_copy / "demo_mag_anc_cal_20250101_v1.0.0.csv", source=FileSource.CLI

@@ -114,8 +114,8 @@ def test_inputs_in_any_order_with_the_calibration_last(stack: Stack) -> None:
         (j.rule, j.partition): j.missing for j in stack.jobs() if j.status == JobStatus.BLOCKED
     }
     assert blocked == {
-        ("calibrate", "2025-03-01"): ["cal valid on 2025-03-01"],
-        ("calibrate", "2025-03-02"): ["cal valid on 2025-03-02"],
+        ("calibrate", "2025-03-01"): ["an a calibration (cal) valid on 2025-03-01"],
+        ("calibrate", "2025-03-02"): ["an a calibration (cal) valid on 2025-03-02"],
         ("combine", "2025-03-01"): ["out for 2025-03-01"],
         ("combine", "2025-03-02"): ["out for 2025-03-02"],
     }

@@ -231,6 +231,6 @@ def test_a_missing_input_blocks_the_rule(runtime: Runtime, demo_copy: Path) -> N
     run_rule(runtime, mission, mission.rules["mag_l1a"], DAY)
     with pytest.raises(MissingInputsError) as caught:
         run_rule(runtime, mission, mission.rules["mag_l1b"], DAY)
-    assert caught.value.missing == ["mag_cal valid on 2025-01-01"]
+    assert caught.value.missing == ["a mag calibration (mag_cal) valid on 2025-01-01"]
     with pytest.raises(MissingInputsError, match="mag_l0 for 2025-01-02"):
         run_rule(runtime, mission, mission.rules["mag_l1a"], DAY + dt.timedelta(days=1))

@@ -218,5 +218,44 @@ def test_png_checks(
 
 
 def test_unknown_format() -> None:
-    with pytest.raises(ValueError, match="unknown format 'fits'; known: ccsds, cdf, csv, png"):
+    with pytest.raises(
+        ValueError, match="unknown format 'fits'; known: ccsds, cdf, csv, png, text"
+    ):
         get("fits")
+
+
+def test_unknown_options_name_the_known_ones(tmp_path: Path) -> None:
+    with pytest.raises(
+        ValueError,
+        match=r"^options.colums: unknown option \(a typo\?\); known: columns, numeric, "
+        r"time_column, comment, max_rows, valid_until$",
+    ):
+        get("csv").validate_options({"columns": ["a"], "colums": ["b"]}, tmp_path)
+    with pytest.raises(
+        ValueError, match=r"^options.time.fin: unknown option .*; known: coarse, fine,"
+    ):
+        get("ccsds").validate_options(
+            {
+                "xtce": "mag.xml",
+                "apids": [1],
+                "time": {"coarse": "T", "fin": "F", "epoch": "2010-01-01"},
+            },
+            tmp_path,
+        )
+
+
+def test_declared_variables(demo_missions: MissionRegistry) -> None:
+    cal = product(demo_missions, CAL)
+    assert get("csv").declared_variables(cal.format_options) == {
+        "channel": (),
+        "offset": (),
+        "gain": (),
+    }
+    timed = get("csv").validate_options(
+        {"columns": ["time", "a"], "numeric": ["b"], "time_column": "time"}, Path()
+    )
+    assert get("csv").declared_variables(timed) == {"a": (), "b": ()}
+    mag = product(demo_missions, MAG)
+    assert get("ccsds").declared_variables(mag.format_options) is None  # not declared: unknown
+    with pytest.raises(TypeError, match="csv options expected"):
+        get("csv").declared_variables(mag.format_options)

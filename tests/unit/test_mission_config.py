@@ -59,7 +59,7 @@ def full_mission() -> dict[str, Any]:
                 "descriptor": "1s",
                 "pattern": CDF,
                 "format": "cdf",
-                "options": {"variables": ["b_gse"]},
+                "options": {"variables": {"b_gse": [3], "spectrum": [4]}},
             },
         },
         "datasets": {
@@ -185,10 +185,22 @@ BAD_CONFIGS = [
         "unknown field {orbit}",
     ),
     (
-        "pattern without version",
-        _set("products.mag_l1a.pattern", "{mission}_{date:%Y%m%d}.cdf"),
+        "pattern without date",
+        _set("products.mag_l1a.pattern", "{mission}_v{version}.cdf"),
         "products.mag_l1a",
-        "must contain {version}",
+        "must contain {date}",
+    ),
+    (
+        "end of validity on a daily product",
+        _set("products.mag_l1a.pattern", "{mission}_{date:%Y%m%d}_{until:%Y%m%d}.cdf"),
+        "products.mag_l1a",
+        "{until} is for calibrations",
+    ),
+    (
+        "validity in months",
+        _set("products.mag_cal.validity", "P1M"),
+        "products.mag_cal.validity",
+        "whole days or weeks",
     ),
     (
         "unknown instrument",
@@ -354,6 +366,78 @@ BAD_CONFIGS = [
     ),
     ("zero timeout", _set("rules.mag_l2.timeout", 0), "rules.mag_l2.timeout", "greater than 0"),
     (
+        "two inputs with one name",
+        _set("rules.mag_l2.inputs.1", {"product": "mag_l1a"}),
+        "rules.mag_l2",
+        "inputs[1] and inputs[0] are both named 'mag_l1a'",
+    ),
+    (
+        "required all on a calibration",
+        _set("rules.mag_l2.inputs.1.required", "all"),
+        "rules.mag_l2.inputs[1]",
+        "is for day windows",
+    ),
+    (
+        "same_day outside the window",
+        _set(
+            "rules.mag_l2.inputs.0",
+            {"product": "mag_l1a", "window": "previous_day", "required": "same_day"},
+        ),
+        "rules.mag_l2.inputs[0]",
+        "does not hold the partition's own day",
+    ),
+    (
+        "required neither a flag nor a rule",
+        _set("rules.mag_l2.inputs.0.required", "sometimes"),
+        "rules.mag_l2.inputs[0].required",
+        "'all', 'any' or 'same_day'",
+    ),
+    (
+        "a parameter's variable the product does not hold",
+        _set("datasets.test_mag_l2.parameters.0.variable", "b_gsm"),
+        "datasets.test_mag_l2.parameters[0].variable",
+        "product mag_l2's files hold no variable 'b_gsm'",
+    ),
+    (
+        "a parameter's size is not its variable's",
+        _set("products.mag_l2.options.variables.spectrum", [5]),
+        "datasets.test_mag_l2.parameters[1].size",
+        "size [4] but mag_l2's variable spectrum holds [5] per record",
+    ),
+    (
+        "bins from a variable the product does not hold",
+        _set(
+            "datasets.test_mag_l2.parameters.1.bins.0",
+            {"name": "energy", "units": "eV", "centers_variable": "energy_table"},
+        ),
+        "datasets.test_mag_l2.parameters[1].bins[0]",
+        "hold no variable 'energy_table'",
+    ),
+    (
+        "time-varying bins naming no parameter",
+        _set("datasets.test_mag_l2.parameters.1.bins.0.centers", "energies"),
+        "datasets.test_mag_l2",
+        "names 'energies', which is not a parameter of the dataset",
+    ),
+    (
+        "an instrument ending before it starts",
+        _set("instruments.mag", {"start": "2025-02-01", "end": "2025-01-01"}),
+        "instruments.mag",
+        "end 2025-01-01 is before start 2025-02-01",
+    ),
+    (
+        "a mission format that does not import",
+        _set("formats", {"spc": "nowhere_at_all.formats:Reader"}),
+        "formats.spc",
+        "cannot import 'nowhere_at_all.formats:Reader'",
+    ),
+    (
+        "a mission format named as a core one",
+        _set("formats", {"csv": "test_code.formats:Reader"}),
+        "formats.csv",
+        "'csv' is a core format",
+    ),
+    (
         "negative embargo",
         _set("release.embargo_days", -1),
         "release.embargo_days",
@@ -427,3 +511,85 @@ def test_two_missions_with_one_name_are_refused(tmp_path: Path) -> None:
 def test_a_missing_mission_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_missions([tmp_path / "nowhere"])
+
+
+def test_a_typo_is_named_as_one_with_its_line(tmp_path: Path) -> None:
+    config = full_mission()
+    rule = config["rules"]["mag_l1a"]
+    rule["fucntion"] = rule.pop("function")
+    folder = write(tmp_path / "test", config)
+    with pytest.raises(ConfigError) as caught:
+        load_mission(folder)
+    text = str(caught.value)
+    assert "rules.mag_l1a.fucntion: unknown key (did you mean 'function'?)" in text, text
+    assert "Field required" not in text, "the typo explains the missing key"
+    lines = (folder / "mission.yaml").read_text().splitlines()
+    assert "fucntion" in lines[caught.value.line - 1], (caught.value.line, text)
+
+
+def test_every_mistake_is_reported_at_once_with_its_line(tmp_path: Path) -> None:
+    config = full_mission()
+    config["products"]["mag_l1a"]["level"] = "Level 1A"
+    config["datasets"]["test_mag_l2"]["cadence"] = "1 second"
+    config["rules"]["mag_l2"]["timeout"] = -5
+    folder = write(tmp_path / "test", config)
+    with pytest.raises(ConfigError) as caught:
+        load_mission(folder)
+    problems = {p.field: p for p in caught.value.problems}
+    assert set(problems) == {
+        "products.mag_l1a.level",
+        "datasets.test_mag_l2.cadence",
+        "rules.mag_l2.timeout",
+    }, str(caught.value)
+    lines = (folder / "mission.yaml").read_text().splitlines()
+    for field, needle in [
+        ("products.mag_l1a.level", "Level 1A"),
+        ("datasets.test_mag_l2.cadence", "1 second"),
+        ("rules.mag_l2.timeout", "-5"),
+    ]:
+        line = problems[field].line
+        assert line is not None and needle in lines[line - 1], (field, line)
+    text = str(caught.value)
+    assert text.startswith(f"{folder / 'mission.yaml'}: 3 problems"), text
+    assert f"{folder / 'mission.yaml'}:{problems['rules.mag_l2.timeout'].line}: " in text
+
+
+def test_cross_reference_mistakes_are_reported_together(tmp_path: Path) -> None:
+    config = full_mission()
+    config["products"]["mag_l1a"]["instrument"] = "pls"
+    config["rules"]["mag_l1a"]["inputs"][0]["product"] = "mag_l9"
+    folder = write(tmp_path / "test", config)
+    with pytest.raises(ConfigError) as caught:
+        load_mission(folder)
+    assert [p.field for p in caught.value.problems] == [
+        "products.mag_l1a.instrument",
+        "rules.mag_l1a.inputs[0].product",
+    ]
+    assert all(p.line for p in caught.value.problems)
+
+
+def test_a_rule_queue_no_worker_takes_is_refused(tmp_path: Path) -> None:
+    config = full_mission()
+    config["rules"]["mag_l2"]["queue"] = "procesing"
+    folder = write(tmp_path / "test", config)
+    load_missions([folder])  # without the deployment's queues there is nothing to check
+    with pytest.raises(ConfigError) as caught:
+        load_missions([folder], queues=["processing", "quicklook"])
+    assert caught.value.field == "rules.mag_l2.queue"
+    assert "no worker takes queue 'procesing'" in str(caught.value)
+    assert "SOC_QUEUES" in str(caught.value)
+    lines = (folder / "mission.yaml").read_text().splitlines()
+    assert "procesing" in lines[caught.value.line - 1]
+
+
+def test_the_demo_rules_are_all_on_queues_a_default_worker_takes() -> None:
+    from socstack.config import DEFAULT_QUEUES
+
+    load_missions([DEMO_MISSION], queues=DEFAULT_QUEUES)
+
+
+def test_inputs_are_named_by_their_product_unless_named() -> None:
+    registry = load_missions([DEMO_MISSION])
+    rule = registry.mission("demo").rules["mag_l1b"]
+    assert [i.name for i in rule.inputs] == ["mag_l1a", "mag_cal"]
+    assert [i.requirement for i in rule.inputs] == ["all", "all"]

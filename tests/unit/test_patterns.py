@@ -35,7 +35,7 @@ def test_format_and_parse() -> None:
     pattern = NamePattern.compile(PATTERN, **FIXED)
     name = pattern.format(dt.date(2025, 3, 9), Version(1, 0, 2))
     assert name == "demo_mag_l2_1s-gse_20250309_v1.0.2.cdf"
-    assert pattern.parse(name) == (dt.date(2025, 3, 9), Version(1, 0, 2))
+    assert pattern.parse(name) == (dt.date(2025, 3, 9), Version(1, 0, 2), None)
 
 
 @pytest.mark.parametrize(
@@ -65,14 +65,13 @@ def test_round_trip(date: dt.date, version: tuple[int, int, int], fmt: str) -> N
         "{mission}_{instrument}_{level}_{descriptor}_{date:" + fmt + "}_v{version}.cdf", **FIXED
     )
     name = pattern.format(date, Version(*version))
-    assert pattern.parse(name) == (date, Version(*version))
+    assert pattern.parse(name) == (date, Version(*version), None)
     assert is_safe_name(name)
 
 
 @pytest.mark.parametrize(
     ("pattern", "message"),
     [
-        ("{mission}_{date:%Y%m%d}.cdf", "must contain {version}"),
         ("{mission}_v{version}.cdf", "must contain {date}"),
         ("{mission}_{orbit}_{date:%Y%m%d}_v{version}.cdf", "unknown field {orbit}"),
         ("{mission}_{date}_v{version}.cdf", "needs a format"),
@@ -92,3 +91,28 @@ def test_bad_patterns(pattern: str, message: str) -> None:
 )
 def test_unsafe_names(name: str) -> None:
     assert not is_safe_name(name)
+
+
+def test_a_versionless_pattern_archives_each_version_under_a_name_of_its_own() -> None:
+    pattern = NamePattern.compile("kou{date:%Y%m%d}dmin.min", **FIXED)
+    assert not pattern.versioned
+    assert pattern.archive_pattern == "kou{date:%Y%m%d}dmin_v{version}.min"
+    assert pattern.parse("kou20250301dmin.min") == (dt.date(2025, 3, 1), None, None)
+    archived = pattern.format(dt.date(2025, 3, 1), Version(1, 0, 2))
+    assert archived == "kou20250301dmin_v1.0.2.min"
+    assert pattern.parse(archived) == (dt.date(2025, 3, 1), Version(1, 0, 2), None)
+    assert pattern.parse("kou20250301dmin_v1.0.min") is None
+    no_extension = NamePattern.compile("{mission}-{date:%Y%j}", **FIXED)
+    assert no_extension.format(dt.date(2025, 2, 1), Version(1, 0, 0)) == "demo-2025032_v1.0.0"
+
+
+def test_a_calibration_pattern_carries_the_end_of_its_validity() -> None:
+    pattern = NamePattern.compile(
+        "{mission}_cal_{date:%Y%m%d}_{until:%Y%m%d}_v{version}.csv", **FIXED
+    )
+    name = pattern.format(dt.date(2025, 3, 1), Version(1, 0, 0), dt.date(2025, 3, 31))
+    assert name == "demo_cal_20250301_20250331_v1.0.0.csv"
+    assert pattern.parse(name) == (dt.date(2025, 3, 1), Version(1, 0, 0), dt.date(2025, 3, 31))
+    assert pattern.parse("demo_cal_20250301_20250231_v1.0.0.csv") is None  # no 31 February
+    with pytest.raises(ValueError, match="needs the end of validity"):
+        pattern.format(dt.date(2025, 3, 1), Version(1, 0, 0))

@@ -121,11 +121,18 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     SUPERSEDED = "superseded"  # replaced by a newer job for its rule and day before it ran
+    SKIPPED = "skipped"  # the rule said its partition has nothing to make (and why)
 
 
 #: The states a job does not leave by itself (a retry moves failed ones back to queued).
 JOB_ENDED = frozenset(
-    {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT, JobStatus.SUPERSEDED}
+    {
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.TIMED_OUT,
+        JobStatus.SUPERSEDED,
+        JobStatus.SKIPPED,
+    }
 )
 
 

@@ -82,20 +82,26 @@ def mission() -> None:
 @click.argument("folders", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.pass_context
 def mission_check(ctx: click.Context, folders: tuple[Path, ...]) -> None:
-    """Validate mission folders (default: SOC_MISSIONS), importing their code too."""
+    """Validate mission folders (default: SOC_MISSIONS), importing their code too.
+
+    Every mistake is reported at once, with its file and line: the schema, the
+    cross-references, HAPI parameters against their products' variables, rule queues
+    against SOC_QUEUES, and the entry points of rules, formats and the simulator.
+    """
     from socstack.mission.code import load_callable
     from socstack.mission.loader import load_missions
 
     settings: Settings = ctx.obj["settings"]
-    registry = load_missions(list(folders) or settings.missions)
+    registry = load_missions(list(folders) or settings.missions, queues=settings.queues)
     for item in registry:
         for rule in item.rules.values():
             load_callable(item, rule.function, field=f"rules.{rule.id}.function")
         if item.simulator:
             load_callable(item, item.simulator, field="simulator")
+        formats = f", {len(item.formats)} formats of its own" if item.formats else ""
         click.echo(
             f"{item.name}: {len(item.products)} products, {len(item.datasets)} datasets,"
-            f" {len(item.rules)} rules: ok"
+            f" {len(item.rules)} rules{formats}: ok"
         )
 
 

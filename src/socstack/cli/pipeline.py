@@ -20,9 +20,7 @@ from socstack.runtime import Runtime
 @click.option(
     "-Q",
     "--queues",
-    default="processing,processing.onprem,processing.any,quicklook",
-    show_default=True,
-    help="Comma-separated queues to take jobs from.",
+    help="Comma-separated queues to take jobs from [SOC_QUEUES: every queue of the deployment].",
 )
 @click.option(
     "-c",
@@ -31,7 +29,7 @@ from socstack.runtime import Runtime
     help="Processes [SOC_WORKER_CONCURRENCY or CPUs].",
 )
 @click.pass_context
-def worker(ctx: click.Context, queues: str, concurrency: int | None) -> None:
+def worker(ctx: click.Context, queues: str | None, concurrency: int | None) -> None:
     """Run a processing worker (a Celery worker) on SOC_BROKER_URL."""
     from socstack.catalog.migrate import ensure_current
     from socstack.pipeline.celery_app import celery_app
@@ -42,7 +40,8 @@ def worker(ctx: click.Context, queues: str, concurrency: int | None) -> None:
     runtime.missions  # noqa: B018 - a bad mission file fails here, not in every job
     runtime.close()  # no connection may cross the worker's fork
     processes = concurrency or settings.worker_concurrency or os.cpu_count() or 1
-    names = ",".join(f"{settings.queue_prefix}{q.strip()}" for q in queues.split(",") if q.strip())
+    wanted = [q.strip() for q in queues.split(",") if q.strip()] if queues else settings.queues
+    names = ",".join(f"{settings.queue_prefix}{q}" for q in wanted)
     argv = [
         "worker",
         "--queues",

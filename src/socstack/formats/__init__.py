@@ -1,4 +1,4 @@
-"""Science file formats: CCSDS telemetry (space_packet_parser), CDF (cdflib), CSV, PNG."""
+"""Science file formats: CCSDS telemetry (space_packet_parser), CDF (cdflib), CSV, PNG, text."""
 
 from socstack.formats.base import Inspection, Reader
 from socstack.formats.registry import get

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 import yaml
@@ -69,7 +69,13 @@ class CdfOptions(ReaderOptions):
     """Options of a ``cdf`` product."""
 
     time_variable: str = RECORD_DIM
-    variables: list[str] = Field(default_factory=list, description="Variables the file must hold.")
+    variables: list[str] | dict[str, list[Annotated[int, Field(gt=0)]]] = Field(
+        default_factory=list,
+        description=(
+            "Variables the file must hold: names, or names with their shape per record"
+            " ([] a scalar, [3] a vector; a support variable's whole shape), checked at ingest."
+        ),
+    )
     attributes: list[str] = Field(
         default_factory=list,
         description="YAML files (relative to the mission) of ISTP attributes: global, variables.",
@@ -100,6 +106,13 @@ class CdfOptions(ReaderOptions):
     def variable_attributes(self) -> dict[str, dict[str, Any]]:
         """ISTP variable attributes from the product's attribute files, by variable."""
         return {k: dict(v) for k, v in self._variables.items()}
+
+    @property
+    def required(self) -> dict[str, tuple[int, ...] | None]:
+        """The variables every file must hold, with their shapes where given."""
+        if isinstance(self.variables, dict):
+            return {name: tuple(shape) for name, shape in self.variables.items()}
+        return dict.fromkeys(self.variables)
 
 
 @lru_cache(maxsize=128)
@@ -155,8 +168,17 @@ class CdfReader(Reader):
     name = "cdf"
     options_model = CdfOptions
 
+    def declared_variables(
+        self, options: ReaderOptions
+    ) -> dict[str, tuple[int, ...] | None] | None:
+        """The required variables and those the attribute files describe (None: neither)."""
+        cdf_options: CdfOptions = options
+        declared: dict[str, tuple[int, ...] | None] = dict.fromkeys(cdf_options.variable_attributes)
+        declared.update(cdf_options.required)
+        return declared or None
+
     def inspect(self, path: Path, product: Product) -> Inspection:
-        """Open, check the expected variables and read the time variable."""
+        """Open, check the expected variables (and shapes) and read the time variable."""
         options: CdfOptions = product.format_options
         if path.stat().st_size == 0:
             raise FormatError("empty file")
@@ -164,9 +186,16 @@ class CdfReader(Reader):
         try:
             info = cdf.cdf_info()
             names = set(info.zVariables) | set(info.rVariables)
-            missing = [v for v in (options.time_variable, *options.variables) if v not in names]
+            required = options.required
+            missing = [v for v in (options.time_variable, *required) if v not in names]
             if missing:
                 raise FormatError(f"lacks variable(s) {', '.join(missing)}")
+            for variable, shape in required.items():
+                held = tuple(int(n) for n in cdf.varinq(variable).Dim_Sizes)
+                if shape is not None and held != shape:
+                    raise FormatError(
+                        f"variable {variable} holds {list(held)} per record, not {list(shape)}"
+                    )
             epochs = np.atleast_1d(_decode(cdf, options.time_variable))
         except FormatError:
             raise

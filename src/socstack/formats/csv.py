@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,14 @@ class CsvOptions(ReaderOptions):
     time_column: str | None = Field(None, description="ISO 8601 times giving the coverage.")
     comment: str = Field("#", min_length=1, max_length=1)
     max_rows: int = Field(1_000_000, gt=0)
+    valid_until: str | None = Field(
+        None,
+        pattern=r"^\w+$",
+        description=(
+            "For a calibration: the key of a comment line ('# valid_until: 2025-03-31')"
+            " giving the last day it is valid; files without that line are refused."
+        ),
+    )
 
 
 def _parse_time(text: str) -> dt.datetime:
@@ -75,6 +84,38 @@ class CsvReader(Reader):
                 raise FormatError(f"row {n} has {len(row)} fields, the header {len(header)}")
         return header, rows
 
+    def declared_variables(self, options: ReaderOptions) -> dict[str, tuple[int, ...]] | None:
+        """The required and numeric columns, one scalar per row (the time column aside)."""
+        if not isinstance(options, CsvOptions):
+            raise TypeError(f"csv options expected, not {type(options).__name__}")
+        names = dict.fromkeys([*options.columns, *options.numeric])
+        names.pop(options.time_column, None)
+        return {name: () for name in names}
+
+    def _valid_until(self, path: Path, options: CsvOptions) -> dt.datetime | None:
+        """The end of validity (exclusive) a calibration's comment line gives."""
+        if options.valid_until is None:
+            return None
+        key = re.compile(
+            rf"^{re.escape(options.comment)}\s*{re.escape(options.valid_until)}\s*[:=]\s*(\S+)"
+        )
+        for line in path.read_text(encoding="utf-8").splitlines():
+            match = key.match(line)
+            if match:
+                try:
+                    last = dt.date.fromisoformat(match.group(1)[:10])
+                except ValueError:
+                    raise FormatError(
+                        f"{options.valid_until}: {match.group(1)!r} is not a date (YYYY-MM-DD)"
+                    ) from None
+                return dt.datetime(last.year, last.month, last.day, tzinfo=dt.UTC) + dt.timedelta(
+                    days=1
+                )
+        raise FormatError(
+            f"no '{options.comment} {options.valid_until}: YYYY-MM-DD' line says until when"
+            " the calibration is valid"
+        )
+
     def inspect(self, path: Path, product: Product) -> Inspection:
         """Check header, row lengths, numbers and times."""
         options: CsvOptions = product.format_options
@@ -100,6 +141,9 @@ class CsvReader(Reader):
             except ValueError as exc:
                 raise FormatError(f"column {options.time_column}: {exc}") from exc
             start, stop = min(times), max(times)
+        until = self._valid_until(path, options)
+        if until is not None:
+            stop = until
         return Inspection(records=len(rows), start=start, stop=stop)
 
     def read(self, path: Path, product: Product) -> xr.Dataset:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from socstack.formats.base import Reader
 
 __all__ = ["get", "names"]
@@ -15,19 +17,25 @@ def _load() -> dict[str, Reader]:
         from socstack.formats.cdf import CdfReader
         from socstack.formats.csv import CsvReader
         from socstack.formats.png import PngReader
+        from socstack.formats.text import TextReader
 
-        for reader in (CcsdsReader(), CdfReader(), CsvReader(), PngReader()):
+        for reader in (CcsdsReader(), CdfReader(), CsvReader(), PngReader(), TextReader()):
             _readers[reader.name] = reader
     return _readers
 
 
-def get(name: str) -> Reader:
-    """The reader of format ``name``; ``ValueError`` names the known formats otherwise."""
-    readers = _load()
+def get(name: str, own: Mapping[str, Reader] | None = None) -> Reader:
+    """The reader of format ``name``; ``ValueError`` names the known formats otherwise.
+
+    ``own`` holds a mission's own formats (its ``formats:`` section), which the error
+    lists beside the core's.
+    """
+    readers = {**_load(), **(own or {})}
     try:
         return readers[name]
     except KeyError:
-        raise ValueError(f"format: unknown format {name!r}; known: {', '.join(names())}") from None
+        known = ", ".join(sorted(readers))
+        raise ValueError(f"format: unknown format {name!r}; known: {known}") from None
 
 
 def names() -> list[str]:

@@ -120,7 +120,9 @@ class Encoder:
         sink = io.BytesIO()
         options = pacsv.WriteOptions(include_header=False, quoting_style="none")
         pacsv.write_csv(pa.Table.from_arrays(arrays, names=names), sink, write_options=options)
-        return sink.getvalue()
+        # A NaN is written as HAPI spells a NaN fill ("NaN"), not as arrow does ("nan"):
+        # numbers and times hold no "nan" otherwise, so the replacement is exact.
+        return sink.getvalue().replace(b"nan", b"NaN")
 
     def _csv_text(self, block: Block) -> bytes:
         sink = io.StringIO()
@@ -134,7 +136,7 @@ class Encoder:
                     if p.type in ("string", "isotime"):
                         row.append(bytes(value).rstrip(b"\0").decode("utf-8", "replace"))
                     else:
-                        row.append(repr(float(value)) if p.type == "double" else int(value))
+                        row.append(_csv_number(p, value))
             writer.writerow(row)
         return sink.getvalue().encode()
 
@@ -152,6 +154,13 @@ class Encoder:
         prefix = "" if self._first else ","
         self._first = False
         return (prefix + text).encode()
+
+
+def _csv_number(parameter: HapiParameter, value: Any) -> str | int:
+    if parameter.type != "double":
+        return int(value)
+    number = float(value)
+    return "NaN" if math.isnan(number) else repr(number)
 
 
 def _json_value(parameter: HapiParameter, value: Any) -> Any:

@@ -166,7 +166,7 @@ def _provenance(dataset: HapiDataset) -> str:
     if not rules:
         return f"Files of product {dataset.product.id} as delivered to the archive."
     rule = rules[0]
-    inputs = ", ".join(i.product for i in rule.inputs)
+    inputs = ", ".join(dict.fromkeys(i.product for i in rule.inputs))
     return (
         f"Made by the {dataset.mission.name} mission's rule {rule.id} (code version "
         f"{rule.code_version}) from {inputs}; each file's inputs are listed in its CDF "

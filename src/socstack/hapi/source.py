@@ -20,7 +20,6 @@ import numpy as np
 from sqlalchemy import func, select
 
 from socstack.catalog.models import File, FileStatus
-from socstack.formats import registry
 from socstack.formats.cdf import read_variables
 from socstack.hapi.metadata import Coverage, HapiDataset, HapiParameter, build_dataset
 from socstack.runtime import Runtime
@@ -229,7 +228,7 @@ class ArchiveSource:
             path = local or self.runtime.archive.fetch(row.uri, Path(scratch) / row.name)
             if dataset.product.format == "cdf":
                 return read_variables(path, variables)
-            decoded = registry.get(dataset.product.format).read(path, dataset.product)
+            decoded = dataset.product.reader.read(path, dataset.product)
             out = {name: decoded[name].values for name in variables if name in decoded}
             out[dataset.config.time_variable] = decoded["epoch"].values
             return out
@@ -248,7 +247,23 @@ class ArchiveSource:
                 times = times[order]
                 data = {k: np.asarray(v)[order] for k, v in data.items() if k != time_variable}
             lo, hi = np.searchsorted(times, [start, stop], side="left")
+            columns = {
+                p.name: _per_record(np.asarray(data[p.variable]), p, len(times)) for p in parameters
+            }
             for first in range(int(lo), int(hi), BLOCK_RECORDS):
                 last = min(first + BLOCK_RECORDS, int(hi))
-                values = {p.name: np.asarray(data[p.variable])[first:last] for p in parameters}
+                values = {name: column[first:last] for name, column in columns.items()}
                 yield Block(times[first:last], values)
+
+
+def _per_record(values: np.ndarray, parameter: HapiParameter, records: int) -> np.ndarray:
+    """A variable as one row per record; one a file holds once repeats on every record.
+
+    A non-record-varying variable is, say, the energy table a calibration set. This is
+    how time-varying bins are served: a parameter holding the file's table, which the bins
+    of another parameter name (HAPI's ``centers: ParameterName``), so each day keeps the
+    table of its own file even after a later calibration moved the channels.
+    """
+    if values.ndim == len(parameter.size) and records:
+        return np.broadcast_to(values, (records, *values.shape))
+    return values

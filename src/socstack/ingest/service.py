@@ -4,7 +4,10 @@ For each file:
 
 1. the name must match exactly one product's pattern;
 2. a name already archived is an idempotent no-op if the checksum matches, and is
-   refused (nothing overwritten) if it does not;
+   refused (nothing overwritten) if it does not. A name without a version (a product
+   whose pattern has none, as ground stations deliver) is given one first: the
+   product's initial version, or the next revision when its content differs from the
+   newest of its partition, so a redelivery is a new version, not a conflict;
 3. the content must open with the product's reader, and its time coverage must agree
    with the partition in the name;
 4. the file is staged (copied and checksummed beside its final place), then one
@@ -18,6 +21,7 @@ A file that fails any step is kept in quarantine with its reason; nothing is dro
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -36,17 +40,20 @@ from socstack.archive.store import Staged, Store
 from socstack.catalog.db import Catalog
 from socstack.catalog.events import append_event, file_payload
 from socstack.catalog.models import File, FileSource, FileStatus, Provenance, utcnow
-from socstack.formats import registry
 from socstack.formats.base import Inspection
 from socstack.ingest.quarantine import Quarantine
 from socstack.ingest.results import IngestResult, Lineage, Outcome
 from socstack.mission.loader import MissionRegistry
 from socstack.mission.model import Product
 from socstack.mission.patterns import FileName
+from socstack.mission.versions import Version
 
 __all__ = ["Ingestor"]
 
 logger = logging.getLogger(__name__)
+
+#: Tries to name a versionless delivery when others of its name arrive at the same time.
+VERSIONLESS_ATTEMPTS = 5
 
 #: Files from this size on are inspected while they are copied (see _stage_and_inspect).
 PARALLEL_INSPECTION_BYTES = 8 << 20
@@ -102,7 +109,7 @@ def coverage(
     """
     day = _midnight(name.date)
     if product.partition == "valid_from":
-        return day, None
+        return day, _valid_until(product, name, inspection)
     start = inspection.start or day
     stop = inspection.stop or day + dt.timedelta(days=1)
     if start < day - COVERAGE_SLACK or stop > day + dt.timedelta(days=1) + COVERAGE_SLACK:
@@ -111,6 +118,28 @@ def coverage(
             f" outside the day {name.date.isoformat()} in its name"
         )
     return start, stop
+
+
+def _valid_until(product: Product, name: FileName, inspection: Inspection) -> dt.datetime | None:
+    """A calibration's end of validity (exclusive): from its name, its content or the YAML.
+
+    Raises
+    ------
+    FormatError
+        If the validity ends before it starts.
+    """
+    until: dt.datetime | None = None
+    if name.until is not None:
+        until = _midnight(name.until) + dt.timedelta(days=1)
+    elif inspection.stop is not None:
+        until = inspection.stop
+    elif product.validity_days is not None:
+        until = _midnight(name.date) + dt.timedelta(days=product.validity_days)
+    if until is not None and until <= _midnight(name.date):
+        raise FormatError(
+            f"valid from {name.date.isoformat()} but only until {until:%Y-%m-%dT%H:%M:%SZ}"
+        )
+    return until
 
 
 class Ingestor:
@@ -146,20 +175,78 @@ class Ingestor:
         try:
             product, parsed = self.missions.parse_name(name)
             size = path.stat().st_size
-            delivery = _Delivery(path, name, size, source, product, parsed, lineage)
-            if delivery.size == 0:
+            if size == 0:
                 raise FormatError("empty file")
-            existing = self._lookup(name)
-            if existing is not None:
-                return self._same_or_conflict(delivery, existing)
-            staged, inspection = self._stage_and_inspect(delivery)
-            try:
-                return self._commit(delivery, staged, inspection)
-            finally:
-                self.archive.discard(staged)
+            for attempt in range(VERSIONLESS_ATTEMPTS):
+                try:
+                    return self._ingest(
+                        _Delivery(path, name, size, source, product, parsed, lineage)
+                    )
+                except ConflictError:
+                    if parsed.versioned or attempt == VERSIONLESS_ATTEMPTS - 1:
+                        raise
+                    # Another delivery of this versionless name took the next version
+                    # meanwhile: decide again from what is archived now.
+            raise AssertionError("unreachable")  # pragma: no cover
         except FileRejected as exc:
             logger.info("quarantined %s: %s", name, exc)
             return self.quarantine.keep(path, name, source, exc, product)
+
+    def _ingest(self, delivery: _Delivery) -> IngestResult:
+        if not delivery.parsed.versioned:
+            versioned = self._version_delivery(delivery)
+            if isinstance(versioned, IngestResult):
+                return versioned
+            delivery = versioned
+        existing = self._lookup(delivery.name)
+        if existing is not None:
+            return self._same_or_conflict(delivery, existing)
+        staged, inspection = self._stage_and_inspect(delivery)
+        try:
+            return self._commit(delivery, staged, inspection)
+        finally:
+            self.archive.discard(staged)
+
+    def _version_delivery(self, delivery: _Delivery) -> _Delivery | IngestResult:
+        """Name a delivery that came without a version, from what its partition holds.
+
+        The first delivery of a partition gets the product's initial version; one whose
+        content differs from the newest archived gets the next revision (the newest is
+        then superseded as usual); the same content again is unchanged.
+        """
+        product, parsed = delivery.product, delivery.parsed
+        query = (
+            select(
+                File.id,
+                File.name,
+                File.sha256,
+                File.version_major,
+                File.version_minor,
+                File.version_patch,
+            )
+            .where(
+                (File.mission == product.mission)
+                & (File.product == product.id)
+                & (File.partition == parsed.partition)
+            )
+            .order_by(
+                File.version_major.desc(), File.version_minor.desc(), File.version_patch.desc()
+            )
+            .limit(1)
+        )
+        with self.catalog.connect() as connection:
+            newest = connection.execute(query).first()
+        version = parsed.version
+        if newest is not None:
+            digest = sha256_file(delivery.path)
+            if digest == newest.sha256:
+                same = dataclasses.replace(delivery, name=newest.name)
+                return same.result(Outcome.UNCHANGED, digest, newest.id)
+            version = Version(
+                newest.version_major, newest.version_minor, newest.version_patch
+            ).bump("revision")
+        named = product.file_name(parsed.date, version, parsed.until)
+        return dataclasses.replace(delivery, name=named.name, parsed=named)
 
     def _stage_and_inspect(self, delivery: _Delivery) -> tuple[Staged, Inspection]:
         """Copy and checksum the file while its content is inspected.
@@ -168,7 +255,7 @@ class Ingestor:
         a big delivery costs little more than a plain copy; small files do one after
         the other, which is quicker than starting a thread.
         """
-        reader = registry.get(delivery.product.format)
+        reader = delivery.product.reader
         key = archive_key(delivery.parsed)
         if delivery.size < PARALLEL_INSPECTION_BYTES:
             inspection = reader.inspect(delivery.path, delivery.product)

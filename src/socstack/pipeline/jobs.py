@@ -49,7 +49,8 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     RETRYING = "retrying"
-    SKIPPED = "skipped"  # not ours to run: finished already, or running elsewhere
+    SKIPPED = "skipped"  # the rule made nothing for its partition, and said why
+    NOT_CLAIMED = "not_claimed"  # not ours to run: finished already, or running elsewhere
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,13 @@ def finish(
     error: str | None = None,
     log_tail: str | None = None,
     rule_seconds: float | None = None,
+    reason: str | None = None,
 ) -> bool:
-    """Record a job's end (only by the worker holding it); append failure events."""
+    """Record a job's end (only by the worker holding it); append its end's event.
+
+    Failures and time-outs append ``job.failed``/``job.timed_out`` for notifiers; a
+    skipped partition appends ``job.skipped`` with the rule's reason.
+    """
     with catalog.transaction() as session:
         job = session.get(Job, job_id, with_for_update=True)
         if job is None or job.worker != worker or job.status != JobStatus.RUNNING:
@@ -157,7 +163,9 @@ def finish(
             job.outputs = outputs
         if inputs is not None:
             job.inputs = inputs
-        if status in (JobStatus.FAILED, JobStatus.TIMED_OUT):
+        if reason is not None:
+            job.reason = reason[:255]
+        if status in (JobStatus.FAILED, JobStatus.TIMED_OUT, JobStatus.SKIPPED):
             append_event(
                 catalog,
                 session,
@@ -241,7 +249,7 @@ def execute_job(runtime: Runtime, job_id: int, *, worker: str) -> Outcome:
     settings = runtime.settings
     taken = claim(runtime.catalog, job_id, worker, stale=settings.job_stale)
     if taken is None:
-        return Outcome.SKIPPED
+        return Outcome.NOT_CLAIMED
     tail = _Tail()
     with _capturing(tail):
         return _run(runtime, taken, worker, tail)
@@ -290,13 +298,14 @@ def _run(runtime: Runtime, taken: Claim, worker: str, tail: _Tail) -> Outcome:
         catalog,
         taken.id,
         worker,
-        JobStatus.SUCCEEDED,
+        JobStatus.SKIPPED if result.skipped is not None else JobStatus.SUCCEEDED,
         outputs=outputs,
         inputs=result.inputs,
         log_tail="\n".join(tail.lines),
         rule_seconds=result.seconds_in_rule,
+        reason=result.skipped,
     )
-    return Outcome.SUCCEEDED
+    return Outcome.SKIPPED if result.skipped is not None else Outcome.SUCCEEDED
 
 
 def _failed(catalog: Catalog, taken: Claim, worker: str, tail: _Tail) -> Outcome:

@@ -211,15 +211,27 @@ class Planner:
             return [
                 day - dt.timedelta(days=k) for k in range(item.window.start, item.window.stop + 1)
             ][::-1]
-        # A calibration is valid from its day until the next calibration of its product.
-        following = session.scalar(
-            select(func.min(File.partition)).where(
+        # A calibration is valid from its day until its end of validity, if it has one,
+        # and holds no day that a later calibration valid at least as long holds.
+        this = session.execute(
+            select(File.stop).where(
                 (File.mission == mission.name)
                 & (File.product == item.product)
                 & (File.status == FileStatus.ARCHIVED)
-                & (File.partition > day.isoformat())
+                & (File.partition == day.isoformat())
             )
+        ).first()
+        until = this.stop if this is not None else None
+        later = (
+            (File.mission == mission.name)
+            & (File.product == item.product)
+            & (File.status == FileStatus.ARCHIVED)
+            & (File.partition > day.isoformat())
         )
+        later &= (
+            File.stop.is_(None) if until is None else or_(File.stop.is_(None), File.stop >= until)
+        )
+        following = session.scalar(select(func.min(File.partition)).where(later))
         daily = [i.product for i in rule.inputs if i.window.kind == "days"]
         if not daily:
             return []
@@ -231,6 +243,8 @@ class Planner:
         )
         if following is not None:
             query = query.where(File.partition < following)
+        if until is not None:
+            query = query.where(File.partition < until.date().isoformat())
         return sorted({dt.date.fromisoformat(p) for p in session.scalars(query.distinct())})
 
     def plan_partition(
@@ -247,6 +261,8 @@ class Planner:
 
         ``new`` False only updates an existing blocked job (non-triggering inputs).
         """
+        if not any(mission.expects(o.product, partition) for o in rule.outputs):
+            return PlanResult(None, False)  # outside the instrument's span: nothing to wait for
         where = (
             (Job.mission == mission.name)
             & (Job.rule == rule.id)
@@ -352,7 +368,14 @@ class Planner:
                 for m, r, p, i in session.execute(
                     select(Job.mission, Job.rule, Job.partition, func.max(Job.id))
                     .where(
-                        Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED))
+                        Job.status.in_(
+                            (
+                                JobStatus.QUEUED,
+                                JobStatus.RUNNING,
+                                JobStatus.SUCCEEDED,
+                                JobStatus.SKIPPED,
+                            )
+                        )
                         & (Job.id > candidates[0].id)
                     )
                     .group_by(Job.mission, Job.rule, Job.partition)

@@ -23,7 +23,7 @@ from socstack.ingest.results import IngestResult, Lineage, Outcome
 from socstack.mission.code import load_callable
 from socstack.mission.model import Mission, Rule
 from socstack.mission.versions import Version
-from socstack.pipeline.context import InputFile, RuleContext
+from socstack.pipeline.context import InputFile, NoOutput, RuleContext
 from socstack.pipeline.inputs import ResolvedInputs, resolve_inputs
 from socstack.pipeline.outputs import write_output
 from socstack.pipeline.versions import VersionDecision, next_version
@@ -54,6 +54,8 @@ class RunResult:
     current: list[str] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     seconds_in_rule: float = 0.0
+    #: Why the rule made nothing for its partition (it raised NoOutput), else None.
+    skipped: str | None = None
 
 
 def _plan_versions(
@@ -76,16 +78,20 @@ def _plan_versions(
 def _local_inputs(
     runtime: Runtime, inputs: ResolvedInputs, mission: Mission, folder: Path
 ) -> dict[str, list[InputFile]]:
+    """Each input's files as local files (by input name); a file shared by two is fetched once."""
     folder.mkdir(parents=True, exist_ok=True)
     local: dict[str, list[InputFile]] = {}
-    for product_id, rows in inputs.files.items():
-        product = mission.products[product_id]
+    fetched: dict[int, Path] = {}
+    for name, rows in inputs.files.items():
+        product = mission.products[inputs.products[name]]
+        local[name] = []
         for row in rows:
-            path = runtime.archive.fetch(row.uri, folder / row.name)
-            local.setdefault(product_id, []).append(
+            if row.id not in fetched:
+                fetched[row.id] = runtime.archive.fetch(row.uri, folder / row.name)
+            local[name].append(
                 InputFile(
                     name=row.name,
-                    path=path,
+                    path=fetched[row.id],
                     product=product,
                     partition=dt.date.fromisoformat(row.partition),
                     version=Version(row.version_major, row.version_minor, row.version_patch),
@@ -157,7 +163,13 @@ def run_rule(
         context.scratch.mkdir()
         function = load_callable(mission, rule.function, field=f"rules.{rule.id}.function")
         started = time.perf_counter()
-        produced = _by_output(rule, function(context))
+        try:
+            produced = _by_output(rule, function(context))
+        except NoOutput as exc:
+            result.seconds_in_rule = time.perf_counter() - started
+            result.skipped = exc.reason or "the rule made no output"
+            logger.info("%s %s: no output (%s)", rule.id, partition, result.skipped)
+            return result
         result.seconds_in_rule = time.perf_counter() - started
         (scratch / "outputs").mkdir()
         for output in rule.outputs:
