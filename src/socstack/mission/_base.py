@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from socstack.mission.versions import Version
 from socstack.times import duration_ns
 
-__all__ = ["Descriptor", "EntryPoint", "StrictModel", "Token", "check_duration"]
+__all__ = ["Descriptor", "EntryPoint", "SemVer", "StrictModel", "Token", "check_duration"]
 
 Token = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*$", max_length=32)]
 Descriptor = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
 EntryPoint = Annotated[str, Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_]\w*$")]
+
+
+def _version(value: str) -> str:
+    Version.parse(value)  # raises ValueError saying the form X.Y.Z
+    return value
+
+
+#: A version written ``X.Y.Z`` (code versions, initial versions).
+SemVer = Annotated[str, AfterValidator(_version)]
 
 
 def check_duration(value: str | None) -> str | None:

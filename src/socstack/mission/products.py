@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from socstack.mission._base import Descriptor, StrictModel, Token
+from socstack.mission._base import Descriptor, SemVer, StrictModel, Token
 from socstack.mission.patterns import FileName, NamePattern
 from socstack.mission.versions import Version
 
@@ -50,7 +50,7 @@ class Product(StrictModel):
             "nor its content says. Without any of the three it is valid until replaced."
         ),
     )
-    initial_version: str = Field(
+    initial_version: SemVer = Field(
         "1.0.0",
         description="The version of a delivery whose name has none (a versionless pattern).",
     )
@@ -70,12 +70,6 @@ class Product(StrictModel):
                 raise ValueError(
                     f"validity {value!r}: give whole days or weeks as ISO 8601 (P30D, P4W)"
                 )
-        return value
-
-    @field_validator("initial_version")
-    @classmethod
-    def _semver(cls, value: str) -> str:
-        Version.parse(value)
         return value
 
     @model_validator(mode="after")

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from socstack.mission._base import EntryPoint, StrictModel
-from socstack.mission.versions import Version
+from socstack.mission._base import EntryPoint, SemVer, StrictModel
 
 __all__ = ["Requirement", "Rule", "RuleInput", "RuleOutput", "Window"]
 
@@ -121,17 +120,11 @@ class Rule(StrictModel):
     inputs: list[RuleInput] = Field(min_length=1)
     outputs: list[RuleOutput] = Field(min_length=1)
     function: EntryPoint
-    code_version: str
+    code_version: SemVer
     quality: int = Field(1, ge=0, description="Raise it when the code's quality changes (Y).")
     timeout: float = Field(600, gt=0, description="Seconds before the job is timed out.")
     retries: int = Field(3, ge=0, description="Retries of transient errors.")
     queue: str = "processing"
-
-    @field_validator("code_version")
-    @classmethod
-    def _semver(cls, value: str) -> str:
-        Version.parse(value)
-        return value
 
     @model_validator(mode="after")
     def _has_trigger(self) -> Rule:
