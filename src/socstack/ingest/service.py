@@ -29,10 +29,16 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from socstack._exceptions import ConflictError, FileRejected, FormatError
+from socstack._exceptions import (
+    ConflictError,
+    FileChanged,
+    FileRejected,
+    FormatError,
+    StorageError,
+)
 from socstack.archive.checksum import sha256_file
 from socstack.archive.layout import archive_key
-from socstack.archive.store import Staged, Store
+from socstack.archive.store import Staged, Store, fingerprint
 from socstack.catalog.db import Catalog
 from socstack.catalog.events import append_event, file_payload
 from socstack.catalog.models import File, FileSource, FileStatus, Provenance, utcnow
@@ -84,6 +90,12 @@ class _Delivery:
             product=self.product.id,
             file_id=file_id,
         )
+
+
+def _check_unchanged(path: Path, name: str, before: tuple[int, int, int]) -> None:
+    """Raise :class:`FileChanged` if ``path`` is no longer the file first seen."""
+    if fingerprint(path) != before:
+        raise FileChanged(f"{name} changed while it was being ingested; nothing was kept")
 
 
 def _midnight(date: dt.date) -> dt.datetime:
@@ -139,27 +151,41 @@ class Ingestor:
 
         Never raises for a bad file (the result says quarantined and why); raises
         ``StorageError`` or ``CatalogError`` when the archive or catalog is unavailable,
-        in which case nothing changed and the caller may retry.
+        in which case nothing changed and the caller may retry. Raises ``FileChanged``
+        (a ``StorageError``) when the file changed, was replaced or went away while it
+        was being read: its writer is not done, so it is neither archived nor
+        quarantined, and the caller tries again once it holds still.
         """
         name = name or path.name
         product: Product | None = None
         try:
-            product, parsed = self.missions.parse_name(name)
-            size = path.stat().st_size
-            delivery = _Delivery(path, name, size, source, product, parsed, lineage)
-            if delivery.size == 0:
-                raise FormatError("empty file")
-            existing = self._lookup(name)
-            if existing is not None:
-                return self._same_or_conflict(delivery, existing)
-            staged, inspection = self._stage_and_inspect(delivery)
+            before = fingerprint(path)
             try:
-                return self._commit(delivery, staged, inspection)
-            finally:
-                self.archive.discard(staged)
-        except FileRejected as exc:
-            logger.info("quarantined %s: %s", name, exc)
-            return self.quarantine.keep(path, name, source, exc, product)
+                product, parsed = self.missions.parse_name(name)
+                delivery = _Delivery(path, name, before[0], source, product, parsed, lineage)
+                if delivery.size == 0:
+                    raise FormatError("empty file")
+                existing = self._lookup(name)
+                if existing is not None:
+                    return self._same_or_conflict(delivery, existing)
+                staged, inspection = self._stage_and_inspect(delivery)
+                try:
+                    _check_unchanged(path, name, before)
+                    return self._commit(delivery, staged, inspection)
+                finally:
+                    self.archive.discard(staged)
+            except FileRejected as exc:
+                # A verdict on a file its writer is still changing would be about content
+                # that never existed whole: wait for the file to hold still instead. The
+                # quarantine checks again once it has its copy.
+                _check_unchanged(path, name, before)
+                logger.info("quarantined %s: %s", name, exc)
+                return self.quarantine.keep(path, name, source, exc, product, unchanged=before)
+        except FileNotFoundError as exc:
+            if path.exists():  # something else vanished (a staged temporary): a store error
+                raise StorageError(f"cannot archive {name}: {exc}") from exc
+            gone = f"{name} went away before it was read whole; nothing was kept"
+            raise FileChanged(gone) from exc
 
     def _stage_and_inspect(self, delivery: _Delivery) -> tuple[Staged, Inspection]:
         """Copy and checksum the file while its content is inspected.
