@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import shutil
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
 import pytest
 import yaml
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect
 
 from socstack.catalog.migrate import head_revision
 from socstack.cli import EXIT_QUARANTINED, main
 from socstack.config import get_settings
-from tests.conftest import DEMO_MISSION, _admin_url, unavailable
+from tests.conftest import DEMO_MISSION
 
 MAG1 = "demo_mag_l0_raw_20250101_v1.0.0.pkts"
 
@@ -153,22 +150,6 @@ def test_ingest_into_a_fresh_embedded_data_folder(tmp_path: Path, demo_copy: Pat
     assert "summary: 6 archived, 0 unchanged, 0 quarantined" in first.output
     listed = run("quarantine", "list", env=env)
     assert (listed.exit_code, listed.output.strip()) == (0, "quarantine is empty")
-
-
-@pytest.fixture
-def empty_postgres_database() -> Iterator[str]:
-    """A new database on the real server with no schema at all (never migrated)."""
-    name = f"socstack_empty_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        unavailable(f"PostgreSQL ({type(exc).__name__}: {exc})")
-    yield make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 @pytest.mark.integration
