@@ -78,6 +78,22 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture
+def empty_postgres_database() -> Iterator[str]:
+    """A new database on the real server with no schema at all (never migrated)."""
+    name = f"socstack_empty_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        unavailable(f"PostgreSQL at {POSTGRES_URL} ({type(exc).__name__}: {exc})")
+    yield make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 _TABLES = "provenance, files, quarantine, jobs, events, planner_state"
 
 

@@ -15,6 +15,7 @@ codes and one clear line in the CLI.
     │   ├── FormatError        the content does not open with the product's reader
     │   └── ConflictError      the name is archived already with different content
     ├── StorageError           the archive or quarantine store failed (often transient)
+    │   └── FileChanged        a file changed while it was being read; nothing was kept
     └── CatalogError           the catalog database failed (often transient)
 """
 
@@ -115,6 +116,16 @@ class ConflictError(FileRejected):
 
 class StorageError(SocError):
     """The archive or quarantine store failed to read or write."""
+
+
+class FileChanged(StorageError):  # noqa: N818 - like FileRejected, an outcome to wait out
+    """A file changed (or was replaced) while it was being read; nothing was kept.
+
+    Its writer is not done with it. It is neither archived nor quarantined, since its
+    content was never seen whole; the caller tries again once it holds still (the drop
+    box waits for it to settle anew). A subclass of :class:`StorageError` so that any
+    caller that retries storage failures retries this too.
+    """
 
 
 class CatalogError(SocError):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -121,7 +124,11 @@ def test_filters(client: TestClient) -> None:
     assert names(client.get("/api/files?product=pls_cal")) == [
         "demo_pls_anc_cal_20250101_v1.0.0.csv"
     ]
-    assert names(client.get("/api/files?mission=other")) == []
+    assert names(client.get("/api/files?mission=demo&level=l0&instrument=pls")) == [
+        "demo_pls_l0_raw_20250101_v1.0.0.pkts",
+        "demo_pls_l0_raw_20250102_v1.0.0.pkts",
+    ]
+    assert names(client.get("/api/files?level=l2")) == [], "a level no file has yet"
     day2 = names(client.get("/api/files?start=2025-01-02T00:00:00Z&stop=2025-01-03T00:00:00Z"))
     assert MAG2 in day2 and MAG1 not in day2
     assert CAL in day2, "a calibration stays valid after its first day"
@@ -173,6 +180,42 @@ def test_invalid_queries_are_4xx_with_a_message(client: TestClient, query: str, 
     assert field in response.json()["detail"]
 
 
+DEMO_LEVELS = ["anc", "l0", "l1a", "l1b", "l2", "ql"]
+DEMO_RULES = ["mag_l1a", "mag_l1b", "mag_l2", "mag_l2_1m", "mag_ql"]
+DEMO_RULES += ["pls_l1a", "pls_l1b", "pls_l2", "pls_ql", "sw_l2"]
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "allowed"),
+    [
+        ("/api/files?level=xx", "level", DEMO_LEVELS),
+        ("/api/files?level=L2", "level", DEMO_LEVELS),
+        ("/api/files?mission=other", "mission", ["demo"]),
+        ("/api/files?instrument=xx&level=l0", "instrument", ["mag", "pls", "sw"]),
+        ("/api/files?product=mag_l9", "product", None),
+        ("/api/jobs?mission=other", "mission", ["demo"]),
+        ("/api/jobs?rule=mag_l9", "rule", DEMO_RULES),
+    ],
+)
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_filter_values_no_mission_declares_are_refused_with_the_allowed_ones(
+    client: TestClient, path: str, field: str, allowed: list[str] | None
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    value = path.split(f"{field}=")[1].split("&", maxsplit=1)[0]
+    assert body["detail"].startswith(f"{field}: '{value}' is not "), body["detail"]
+    (error,) = body["errors"]
+    assert error["field"] == field
+    if allowed is not None:
+        assert error["allowed"] == allowed
+        assert ", ".join(allowed) in body["detail"]
+    else:
+        assert "mag_l0" in error["allowed"] and "pls_cal" in error["allowed"]
+
+
 # -- download and events --------------------------------------------------------------------------
 
 
@@ -189,6 +232,21 @@ def test_download_streams_the_archived_bytes(client: TestClient, demo_copy: Path
     missing = client.get("/api/files/nothing_here.cdf")
     assert missing.status_code == 404
     assert missing.json()["detail"] == "no file named 'nothing_here.cdf'"
+
+
+@pytest.mark.usefixtures("loaded")
+def test_head_answers_like_get_without_the_bytes(client: TestClient, demo_copy: Path) -> None:
+    get = client.get(f"/api/files/{MAG1}")
+    head = client.head(f"/api/files/{MAG1}")
+    assert head.status_code == 200, head.text
+    assert head.content == b""
+    assert int(head.headers["content-length"]) == (demo_copy / MAG1).stat().st_size
+    for header in ("content-length", "etag", "content-type", "content-disposition"):
+        assert head.headers[header] == get.headers[header], header
+    cached = client.head(f"/api/files/{MAG1}", headers={"If-None-Match": get.headers["etag"]})
+    assert (cached.status_code, cached.headers["etag"]) == (304, get.headers["etag"])
+    assert client.head(f"/api/files/{CAL}").headers["content-type"].startswith("text/csv")
+    assert client.head("/api/files/nothing_here.cdf").status_code == 404
 
 
 @pytest.mark.usefixtures("loaded")
@@ -215,3 +273,80 @@ def test_docs_health_and_home(client: TestClient) -> None:
     assert client.get("/api/ready").json() == {"status": "ok"}
     assert client.get("/", follow_redirects=False).headers["location"] == "/hapi"
     assert client.get("/api/nothing").status_code == 404
+
+
+# -- the index and the docs -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_api_is_an_index_of_the_api(client: TestClient, runtime: Runtime) -> None:
+    # The embedded broker lives in the data folder (/metrics asks it for queue depths).
+    runtime.settings.data_dir.mkdir(parents=True, exist_ok=True)
+    response = client.get("/api")
+    assert response.status_code == 200, response.text
+    index = response.json()
+    assert index["links"] == {
+        "docs": "/api/docs",
+        "openapi": "/api/openapi.json",
+        "metrics": "/metrics",
+        "hapi": "/hapi",
+    }
+    for link in ("docs", "openapi", "metrics"):
+        assert client.get(index["links"][link]).status_code == 200, link
+    spec = client.get("/api/openapi.json").json()
+    listed = {r["path"]: r["methods"] for r in index["resources"]}
+    assert set(listed) == set(spec["paths"]) - {"/api"}
+    assert listed["/api/files"] == {"GET": "Search files", "POST": "Upload a file"}
+    assert set(listed["/api/files/{name}"]) == {"GET", "HEAD"}
+    assert {"/api/jobs", "/api/events", "/api/quarantine", "/api/reprocess"} <= set(listed)
+    for path, methods in listed.items():
+        if "{" not in path and "GET" in methods:
+            assert client.get(path).status_code == 200, path
+
+
+class _References(HTMLParser):
+    """Every URL an HTML page makes the browser load or link to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._in_script = tag == "script"
+        self.urls += [v for k, v in attrs if k in ("src", "href", "action", "data") and v]
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts.append(data)
+
+
+ASSET_TYPES = {".js": "javascript", ".css": "text/css", ".png": "image/png", ".json": "json"}
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_api_docs_need_no_network(client: TestClient) -> None:
+    """An air-gapped data center: the docs page and everything it loads come from here."""
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert "//" not in page.text.replace("<!DOCTYPE html>", ""), "no absolute URL anywhere"
+    references = _References()
+    references.feed(page.text)
+    urls = references.urls + re.findall(
+        r"""\burl:\s*['"]([^'"]+)['"]""", " ".join(references.scripts)
+    )
+    assert "/api/openapi.json" in urls
+    assert {Path(urlsplit(u).path).suffix for u in urls} >= {".js", ".css", ".png", ".json"}
+    for url in urls:
+        parts = urlsplit(url)
+        assert (parts.scheme, parts.netloc) == ("", "") and url.startswith("/"), url
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        expected = ASSET_TYPES[Path(parts.path).suffix]
+        assert expected in asset.headers["content-type"], (url, asset.headers["content-type"])
+        assert asset.content, url
+    bundle = next(u for u in urls if u.endswith(".js"))
+    assert "SwaggerUIBundle" in client.get(bundle).text
+    # Swagger UI 5 reads OpenAPI 3.1, which FastAPI writes (Swagger UI 4 shows an error).
+    assert client.get("/api/openapi.json").json()["openapi"].startswith("3.1")

@@ -47,10 +47,28 @@ def test_times_are_utc_in_and_out(database_url: str) -> None:
     catalog.dispose()
 
 
-def test_an_unmigrated_catalog_is_refused(tmp_path) -> None:
-    catalog = Catalog(f"sqlite:///{tmp_path}/empty.sqlite")
-    with pytest.raises(CatalogError, match="run `socstack db upgrade`"):
+def test_an_embedded_catalog_is_migrated_on_first_use(tmp_path) -> None:
+    fresh = Catalog(f"sqlite:///{tmp_path}/fresh/catalog.sqlite")
+    ensure_current(fresh)
+    assert current_revision(fresh) == head_revision()
+    fresh.dispose()
+    older = Catalog(f"sqlite:///{tmp_path}/older.sqlite")
+    upgrade(older, "0003")
+    ensure_current(older)
+    assert current_revision(older) == head_revision(), "an older schema is brought up too"
+    older.dispose()
+
+
+@pytest.mark.integration
+def test_an_unmigrated_postgresql_catalog_is_refused(empty_postgres_database: str) -> None:
+    catalog = Catalog(empty_postgres_database)
+    with pytest.raises(CatalogError, match=r"is not migrated.*run `socstack db upgrade`$"):
         ensure_current(catalog)
+    assert current_revision(catalog) is None, "a server database is migrated only on purpose"
+    upgrade(catalog, "0003")
+    with pytest.raises(CatalogError, match="is at schema 0003, and this socstack needs"):
+        ensure_current(catalog)
+    catalog.dispose()
 
 
 def test_database_urls() -> None:

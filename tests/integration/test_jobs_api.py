@@ -149,9 +149,9 @@ def test_the_api_shows_jobs_and_reprocesses(demo_copy: Path, tmp_path: Path) -> 
 
         metrics = client.get("/metrics").text
         # ten first jobs; then mag_l2 again, and the three rules that read it
-        assert 'socstack_jobs{status="succeeded"} 14.0' in metrics
-        assert "socstack_job_latency_seconds_count 14.0" in metrics
-        assert 'socstack_files{level="l2",status="superseded"}' in metrics
+        assert 'socstack_jobs{mission="demo",status="succeeded"} 14.0' in metrics
+        assert 'socstack_job_latency_seconds_count{mission="demo"} 14.0' in metrics
+        assert 'socstack_files{level="l2",mission="demo",status="superseded"}' in metrics
 
 
 def test_a_blocked_job_says_what_it_waits_for(demo_copy: Path, tmp_path: Path) -> None:
@@ -242,3 +242,59 @@ def test_a_job_waits_for_remade_inputs_upstream_and_runs_once(
         "demo_sw_l2_derived_20250101_v1.0.0.cdf",
         "demo_sw_l2_derived_20250101_v1.0.1.cdf",
     ]
+
+
+def test_metrics_carry_the_mission(demo_copy: Path, tmp_path: Path) -> None:
+    """Two missions in one socstack: each one's jobs, files and latency apart."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.conftest import DEMO_MISSION
+    from tests.integration.pipeline_stack import PIPETEST
+
+    data = tmp_path / "data"
+    runtime = Runtime(explicit_settings(data, missions=[DEMO_MISSION, PIPETEST]))
+    upgrade(runtime.catalog)
+    # demo: mag L0 without its calibration (L1A is made, L1B waits for the calibration)
+    runtime.ingestor.ingest(
+        demo_copy / "demo_mag_l0_raw_20250101_v1.0.0.pkts", source=FileSource.CLI
+    )
+    # pipetest: raw and calibration (calibrate, then finish; combine waits for aux)
+    delivery = tmp_path / "pipetest"
+    delivery.mkdir()
+    for name, content in (
+        ("pipetest_a_l0_raw_20250101_v1.0.0.csv", "value\n1\n2\n"),
+        ("pipetest_a_anc_cal_20250101_v1.0.0.csv", "gain\n2\n"),
+    ):
+        (delivery / name).write_text(content)
+        runtime.ingestor.ingest(delivery / name, source=FileSource.CLI)
+    drain(runtime)
+    with TestClient(create_web_app(runtime)) as client:
+        text = client.get("/metrics").text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    assert value("socstack_jobs", mission="demo", status="succeeded") == 1
+    assert value("socstack_jobs", mission="demo", status="blocked") == 1
+    assert value("socstack_jobs", mission="pipetest", status="succeeded") == 2
+    assert value("socstack_jobs", mission="pipetest", status="blocked") == 1
+    assert value("socstack_jobs", mission="pipetest", status="failed") == 0, "zeros are shown"
+    assert value("socstack_job_latency_seconds_count", mission="demo") == 1
+    assert value("socstack_job_latency_seconds_count", mission="pipetest") == 2
+    assert value("socstack_job_latency_seconds_bucket", mission="pipetest", le="+Inf") == 2
+    assert value("socstack_files", mission="demo", level="l1a", status="archived") == 1
+    assert value("socstack_files", mission="pipetest", level="l2", status="archived") == 1
+    assert (
+        "socstack_files",
+        (("level", "l2"), ("mission", "demo"), ("status", "archived")),
+    ) not in samples
+    per_mission = {"socstack_jobs", "socstack_files", "socstack_job_latency_seconds_count"}
+    unlabelled = [k for k in samples if k[0] in per_mission and "mission" not in dict(k[1])]
+    assert unlabelled == [], "every per-mission sample says its mission"
+    depths = [k for k in samples if k[0] == "socstack_queue_depth"]
+    assert depths and all(dict(k[1]).keys() == {"queue"} for k in depths), "queues are shared"

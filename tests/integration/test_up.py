@@ -123,15 +123,29 @@ def test_up_processes_the_demo_days_by_itself_and_stops_cleanly(tmp_path: Path) 
 
 
 @pytest.mark.slow
-def test_serve_api_needs_a_migrated_catalog_then_serves(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+)
+def test_serve_api_migrates_only_an_embedded_catalog_then_serves(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     port = free_port()
-    refused = start(["serve", "api", "--port", str(port)], tmp_path / "data")
-    _, err = refused.communicate(timeout=60)
-    assert refused.returncode == 1
-    assert "run `socstack db upgrade`" in err
-    migrate = start(["db", "upgrade"], tmp_path / "data")
-    assert migrate.wait(timeout=60) == 0
-    server = start(["serve", "api", "--port", str(port)], tmp_path / "data")
+    database: dict[str, str] = {}
+    if backend == "postgresql":  # a server catalog is migrated on purpose, never on start
+        database["SOC_DATABASE_URL"] = request.getfixturevalue("empty_postgres_database")
+        refused = start(["serve", "api", "--port", str(port)], tmp_path / "data", **database)
+        try:
+            _, err = refused.communicate(timeout=60)
+        finally:
+            if refused.poll() is None:
+                refused.kill()
+                refused.communicate()
+        assert refused.returncode == 1
+        assert "run `socstack db upgrade`" in err
+        migrate = start(["db", "upgrade"], tmp_path / "data", **database)
+        assert migrate.wait(timeout=60) == 0
+    # SQLite: a fresh data folder is migrated by the first command that uses it
+    server = start(["serve", "api", "--port", str(port)], tmp_path / "data", **database)
     try:
         deadline = time.monotonic() + 30
         while True:

@@ -1,5 +1,8 @@
 """The data-center API (FastAPI): files, quarantine, events, jobs; OpenAPI at ``/api/docs``.
 
+``/api`` itself is an index of the API; the docs' assets are served under
+``/api/docs/static`` from a package, so they need no network.
+
 ``/metrics`` (Prometheus) sits beside it, outside ``/api``.
 
 Routes carry their ``/api`` prefix themselves, so the app serves the same paths alone
@@ -10,12 +13,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.responses import Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from socstack import __version__
 from socstack.api import errors
-from socstack.api.routes import events, files, health, jobs, quarantine
-from socstack.pipeline.celery_app import QUEUES, queue_name
+from socstack.api.routes import events, files, health, index, jobs, quarantine
+from socstack.api.routes.index import DOCS_ASSETS_URL, DOCS_URL, OPENAPI_URL
 from socstack.pipeline.metrics import broker_depths, render
 from socstack.runtime import Runtime
 
@@ -24,21 +28,28 @@ __all__ = ["create_app"]
 
 def create_app(runtime: Runtime) -> FastAPI:
     """Build the API app on ``runtime``."""
-    app = FastAPI(
+    # Swagger UI's script, style sheet and icon come from the fastapi-offline package and
+    # are served here, never from a CDN: the docs work on an air-gapped network.
+    app = FastAPIOffline(
         title="socstack data-center API",
         version=__version__,
         description=(
-            "Files, quarantine and events of a socstack science operations center. "
+            "Files, quarantine, events and jobs of a socstack science operations center. "
             "HAPI lives at /hapi."
         ),
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=DOCS_URL,
+        static_url=DOCS_ASSETS_URL,
+        openapi_url=OPENAPI_URL,
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=f"{DOCS_URL}/oauth2-redirect",
+        # No spec validator badge: it would send the OpenAPI document to swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.runtime = runtime
-    for router in (files.router, quarantine.router, events.router, jobs.router, health.router):
+    routers = (index.router, files.router, quarantine.router, events.router, jobs.router)
+    for router in (*routers, health.router):
         app.include_router(router, prefix="/api")
-    depths = broker_depths(tuple(queue_name(runtime.settings, q) for q in QUEUES))
+    depths = broker_depths(runtime.settings)
 
     @app.get("/metrics", include_in_schema=False)
     def _metrics() -> Response:

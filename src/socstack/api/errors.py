@@ -22,6 +22,7 @@ from socstack._exceptions import (
     SocError,
     StorageError,
 )
+from socstack.api.vocabulary import InvalidParameter
 
 __all__ = ["install", "problem"]
 
@@ -74,6 +75,11 @@ def install(app: FastAPI) -> None:
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         detail, errors = _validation_detail(exc)
         return problem(422, "Invalid request", detail, errors=errors)
+
+    @app.exception_handler(InvalidParameter)
+    async def _unknown_value(_request: Request, exc: InvalidParameter) -> JSONResponse:
+        error = {"field": exc.field, "message": str(exc), "allowed": exc.allowed}
+        return problem(422, "Invalid request", f"{exc.field}: {exc}", errors=[error])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -25,10 +25,10 @@ from typing import IO, Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from socstack._exceptions import ConfigError, StorageError
+from socstack._exceptions import ConfigError, FileChanged, StorageError
 from socstack.archive.checksum import sha256_file
 
-__all__ = ["Staged", "Store", "storage_options"]
+__all__ = ["Staged", "Store", "fingerprint", "storage_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,9 +65,14 @@ def storage_options(url: str, *, s3_endpoint_url: str = "") -> dict[str, Any]:
     return options
 
 
-def _stat_id(path: Path) -> tuple[int, int]:
+def fingerprint(path: Path) -> tuple[int, int, int]:
+    """A file's size, modification time and inode.
+
+    One of them changes when the file is written to or replaced, so two equal
+    fingerprints taken around a read mean the bytes read were those of one file.
+    """
     stat = path.stat()
-    return stat.st_size, stat.st_mtime_ns
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
 def _fsync_file(path: str) -> None:
@@ -118,17 +123,23 @@ class Store:
     # -- writing ----------------------------------------------------------------------------
     def stage(self, source: Path, key: str) -> Staged:
         """Copy ``source`` next to its final place (local) and checksum it."""
-        before = _stat_id(source)
+        before = fingerprint(source)
         try:
             if self.local:
                 staged = self._stage_local(source, key, before[0])
             else:
                 staged = Staged(key, source, before[0], sha256_file(source), None)
         except OSError as exc:
+            if not source.exists():
+                raise FileChanged(f"{source.name} went away while it was being archived") from exc
             raise StorageError(f"cannot stage {source.name}: {exc}") from exc
-        if _stat_id(source) != before:
+        try:
+            after: tuple[int, int, int] | None = fingerprint(source)
+        except FileNotFoundError:
+            after = None
+        if after != before:
             self.discard(staged)
-            raise StorageError(f"{source.name} changed while it was being archived")
+            raise FileChanged(f"{source.name} changed while it was being archived")
         return staged
 
     def _stage_local(self, source: Path, key: str, size: int) -> Staged:

@@ -3,7 +3,8 @@
 The migration scripts ship inside the package, so an installed socstack (a container
 image) migrates without an ``alembic.ini``. Concurrent upgrades (two containers starting
 at once) are serialised with an advisory lock on PostgreSQL and by SQLite's own write
-lock.
+lock. Commands that use the catalog call :func:`ensure_current` first: an embedded
+(SQLite) catalog is migrated on first use, a PostgreSQL one must be migrated on purpose.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from socstack._exceptions import CatalogError
@@ -71,10 +73,31 @@ def upgrade(catalog: Catalog, revision: str = "head") -> str | None:
 
 
 def ensure_current(catalog: Catalog) -> None:
-    """Refuse to serve on a catalog whose schema the code does not match."""
+    """Make sure the catalog's schema is the one this code needs, before a command uses it.
+
+    On SQLite (embedded mode) the catalog is a file in the data folder that this process
+    owns, and a fresh folder must just work: it is migrated now, as ``socstack up``
+    does (SQLite's write lock serialises processes that start at once). A server
+    database (PostgreSQL) is shared by every service of a deployment, and changing its
+    schema is an operator's deliberate step (the migration job, ``socstack db upgrade``),
+    never a side effect of whichever process starts first: there a catalog at another
+    revision is refused with one line saying what to run.
+
+    Raises
+    ------
+    CatalogError
+        The server database is not at the code's revision, or the catalog is
+        unreachable, or the migration failed.
+    """
     current, head = current_revision(catalog), head_revision()
-    if current != head:
-        raise CatalogError(
-            f"catalog schema is at {current or 'nothing'} but this socstack needs {head}:"
-            " run `socstack db upgrade`"
-        )
+    if current == head:
+        return
+    if catalog.dialect == "sqlite":
+        logger.info("migrating the embedded catalog from %s to %s", current or "nothing", head)
+        upgrade(catalog)
+        return
+    where = make_url(catalog.url).render_as_string(hide_password=True)
+    state = "is not migrated" if current is None else f"is at schema {current}"
+    raise CatalogError(
+        f"the catalog {where} {state}, and this socstack needs {head}: run `socstack db upgrade`"
+    )

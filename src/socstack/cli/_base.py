@@ -44,6 +44,21 @@ def runtime_of(ctx: click.Context) -> Runtime:
     return obj["runtime"]
 
 
+def catalog_runtime(ctx: click.Context) -> Runtime:
+    """The command's runtime, its catalog checked (and, if embedded, migrated) first.
+
+    Every command that reads or writes the catalog goes through here, so a fresh
+    embedded data folder works on the first command, as ``socstack up`` does, and a
+    PostgreSQL catalog that was never migrated ends the command with one line saying
+    to run ``socstack db upgrade`` instead of an SQL error about a missing table.
+    """
+    from socstack.catalog.migrate import ensure_current
+
+    runtime = runtime_of(ctx)
+    ensure_current(runtime.catalog)
+    return runtime
+
+
 @click.group(cls=SocGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="socstack")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")

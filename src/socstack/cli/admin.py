@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from socstack.cli._base import main, runtime_of
+from socstack.cli._base import catalog_runtime, main, runtime_of
 from socstack.config import Settings
 
 
@@ -50,7 +50,7 @@ def quarantine() -> None:
 @click.pass_context
 def quarantine_list(ctx: click.Context, limit: int, as_json: bool) -> None:
     """List quarantined files, newest first."""
-    runtime = runtime_of(ctx)
+    runtime = catalog_runtime(ctx)
     entries = runtime.ingestor.quarantine.entries(limit)
     for entry in entries:
         if as_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -31,12 +32,26 @@ def demo() -> None:
 @click.option(
     "--mission", default="demo", show_default=True, help="Mission whose simulator to run."
 )
-@click.option("--seed", type=int, default=2025, show_default=True, help="Same seed, same files.")
+@click.option(
+    "--seed",
+    type=int,
+    help="Same seed, same files [the simulator's own default].",
+)
 @click.pass_context
 def demo_generate(
-    ctx: click.Context, *, start: dt.datetime, days: int, out: Path, mission: str, seed: int
+    ctx: click.Context,
+    *,
+    start: dt.datetime,
+    days: int,
+    out: Path,
+    mission: str,
+    seed: int | None,
 ) -> None:
-    """Write simulated L0 telemetry and calibration files for DAYS days from START."""
+    """Write simulated L0 telemetry and calibration files for DAYS days from START.
+
+    OUT may be a watched drop box: each file is counted as it is written, so files a
+    watcher takes away before the simulation ends are still reported.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from socstack.mission.code import load_callable
@@ -46,16 +61,30 @@ def demo_generate(
     if not target.simulator:
         raise ConfigError("the mission declares no simulator", field="simulator")
     simulate = load_callable(target, target.simulator, field="simulator")
+    # A simulator's own default seed is part of the mission: pass one only when asked.
+    options: dict[str, Any] = {} if seed is None else {"seed": seed}
+    sizes: dict[Path, int | None] = {}
     columns = (TextColumn("generate"), BarColumn(), MofNCompleteColumn())
     with Progress(*columns, disable=not sys.stderr.isatty(), transient=True) as progress:
         task = progress.add_task("generate", total=None)
-        written = simulate(
-            start.date(),
-            days,
-            out,
-            mission=target,
-            seed=seed,
-            progress=lambda _p: progress.advance(task),
-        )
-    size = sum(p.stat().st_size for p in written)
-    click.echo(f"wrote {len(written)} files ({size / 1e6:.1f} MB) to {out}")
+
+        def written_one(path: Path) -> None:
+            sizes[Path(path)] = _size(Path(path))
+            progress.advance(task)
+
+        written = simulate(start.date(), days, out, mission=target, progress=written_one, **options)
+    for path in written:
+        if Path(path) not in sizes:
+            sizes[Path(path)] = _size(Path(path))
+    measured = sum(size for size in sizes.values() if size is not None)
+    taken = sum(1 for size in sizes.values() if size is None)
+    note = f"; {taken} taken from the folder before they could be measured" if taken else ""
+    click.echo(f"wrote {len(written)} files ({measured / 1e6:.1f} MB{note}) to {out}")
+
+
+def _size(path: Path) -> int | None:
+    """The file's size, or None if it is gone already (a drop box took it)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None

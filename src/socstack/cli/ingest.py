@@ -12,7 +12,9 @@ from pathlib import Path
 
 import click
 
-from socstack.cli._base import main, runtime_of
+from socstack._exceptions import FileChanged
+from socstack.cli._base import catalog_runtime, main
+from socstack.ingest.results import IngestResult
 
 # -- ingest -----------------------------------------------------------------------------------
 
@@ -54,19 +56,27 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, jobs: int
     """Ingest files or folders of files into the archive.
 
     Every file is archived, found unchanged (already archived with the same content),
-    or quarantined with its reason. Exits with status 3 if any file was quarantined.
+    or quarantined with its reason. Exits with status 3 if any file was quarantined, and
+    1 if any was skipped because it changed while it was read (its writer is not done).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from socstack.catalog.migrate import ensure_current
     from socstack.catalog.models import FileSource
 
-    runtime = runtime_of(ctx)
-    ensure_current(runtime.catalog)
+    runtime = catalog_runtime(ctx)
     ingestor = runtime.ingestor
     files = list(_expand(paths))
     counts: Counter[str] = Counter()
     rejected = []
+    changing: list[str] = []
+
+    def one(path: Path) -> IngestResult | None:
+        try:
+            return ingestor.ingest(path, source=FileSource.CLI)
+        except FileChanged as exc:  # still being written: nothing kept, say so, go on
+            changing.append(str(exc))
+            return None
+
     show_bar = not as_json and sys.stderr.isatty()
     columns = (TextColumn("ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with (
@@ -74,17 +84,22 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], as_json: bool, jobs: int
         ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ingest") as pool,
     ):
         task = progress.add_task("ingest", total=len(files))
-        outcomes = pool.map(lambda p: ingestor.ingest(p, source=FileSource.CLI), files)
-        for result in outcomes:
+        for result in pool.map(one, files):
+            progress.advance(task)
+            if result is None:
+                continue
             counts[result.outcome.value] += 1
             if as_json:
                 click.echo(json.dumps(result.as_dict()))
             elif result.reason:
                 rejected.append(result)
-            progress.advance(task)
     for result in rejected:
         click.echo(f"quarantined {result.name}: {result.reason}", err=True)
+    for reason in changing:
+        click.echo(f"skipped: {reason}; ingest it again once it is complete", err=True)
     if not as_json:
         print_summary(counts)
     if counts.get("quarantined"):
         ctx.exit(EXIT_QUARANTINED)
+    if changing:
+        ctx.exit(1)

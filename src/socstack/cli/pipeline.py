@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from socstack.catalog.models import Job, JobStatus
-from socstack.cli._base import main, runtime_of
+from socstack.cli._base import catalog_runtime, main
 from socstack.runtime import Runtime
 
 
@@ -31,12 +31,10 @@ from socstack.runtime import Runtime
 @click.pass_context
 def worker(ctx: click.Context, queues: str | None, concurrency: int | None) -> None:
     """Run a processing worker (a Celery worker) on SOC_BROKER_URL."""
-    from socstack.catalog.migrate import ensure_current
     from socstack.pipeline.celery_app import celery_app
 
-    runtime = runtime_of(ctx)
+    runtime = catalog_runtime(ctx)
     settings = runtime.settings
-    ensure_current(runtime.catalog)
     runtime.missions  # noqa: B018 - a bad mission file fails here, not in every job
     runtime.close()  # no connection may cross the worker's fork
     processes = concurrency or settings.worker_concurrency or os.cpu_count() or 1
@@ -64,13 +62,11 @@ def planner(ctx: click.Context) -> None:
     """Plan jobs from the event log and send them to the workers (one per cluster)."""
     import signal
 
-    from socstack.catalog.migrate import ensure_current
     from socstack.pipeline.celery_app import celery_app
     from socstack.pipeline.planner import Planner
     from socstack.pipeline.tasks import sender
 
-    runtime = runtime_of(ctx)
-    ensure_current(runtime.catalog)
+    runtime = catalog_runtime(ctx)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -107,12 +103,10 @@ def reprocess(
 
     Later levels follow by themselves as the new outputs arrive.
     """
-    from socstack.catalog.migrate import ensure_current
     from socstack.pipeline.reprocess import Selection
     from socstack.pipeline.reprocess import reprocess as plan
 
-    runtime = runtime_of(ctx)
-    ensure_current(runtime.catalog)
+    runtime = catalog_runtime(ctx)
     selection = Selection(mission=mission, instrument=instrument, product=product, rule=rule_id)
     summary = plan(runtime, selection, start.date(), stop.date())
     click.echo(
@@ -160,7 +154,7 @@ def jobs_list(ctx: click.Context, status: str | None, rule_id: str | None, limit
     """List jobs, newest first."""
     from sqlalchemy import select
 
-    runtime = runtime_of(ctx)
+    runtime = catalog_runtime(ctx)
     query = select(Job).order_by(Job.id.desc()).limit(limit)
     if status:
         query = query.where(Job.status == status)
@@ -191,5 +185,5 @@ def jobs_retry(ctx: click.Context, job_id: int) -> None:
     """Queue a failed or timed-out job again."""
     from socstack.pipeline.jobs import retry
 
-    retry(runtime_of(ctx).catalog, job_id)
+    retry(catalog_runtime(ctx).catalog, job_id)
     click.echo(f"job {job_id} queued again")

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from socstack._exceptions import FileRejected
+from socstack._exceptions import FileChanged, FileRejected
 from socstack.archive.checksum import sha256_file
-from socstack.archive.store import Store
+from socstack.archive.store import Store, fingerprint
 from socstack.catalog.db import Catalog
 from socstack.catalog.events import append_event
 from socstack.catalog.models import FileSource, QuarantinedFile
@@ -47,8 +47,15 @@ class Quarantine:
         source: FileSource,
         reason: FileRejected,
         product: Product | None = None,
+        *,
+        unchanged: tuple[int, int, int] | None = None,
     ) -> IngestResult:
-        """Keep ``path`` in quarantine; the same name and content is kept only once."""
+        """Keep ``path`` in quarantine; the same name and content is kept only once.
+
+        ``unchanged`` is the file's fingerprint when it was judged: if the copy kept is
+        of another file (its writer went on meanwhile), nothing is kept and
+        :class:`FileChanged` is raised, since the reason would be about other bytes.
+        """
         digest = sha256_file(path)
         size = path.stat().st_size
         with self.catalog.session() as session:
@@ -60,7 +67,13 @@ class Quarantine:
         if existing is None:
             now = dt.datetime.now(dt.UTC)
             key = f"{now:%Y/%m/%d}/{uuid.uuid4().hex[:12]}_{storage_name(name)}"
-            self.store.put(path, key)
+            staged = self.store.stage(path, key)
+            try:
+                if unchanged is not None and fingerprint(path) != unchanged:
+                    raise FileChanged(f"{name} changed while it was being judged; nothing was kept")
+                self.store.commit(staged)
+            finally:
+                self.store.discard(staged)
             with self.catalog.transaction() as session:
                 existing = QuarantinedFile(
                     name=name[:255],

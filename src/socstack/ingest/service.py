@@ -33,10 +33,16 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from socstack._exceptions import ConflictError, FileRejected, FormatError
+from socstack._exceptions import (
+    ConflictError,
+    FileChanged,
+    FileRejected,
+    FormatError,
+    StorageError,
+)
 from socstack.archive.checksum import sha256_file
 from socstack.archive.layout import archive_key
-from socstack.archive.store import Staged, Store
+from socstack.archive.store import Staged, Store, fingerprint
 from socstack.catalog.db import Catalog
 from socstack.catalog.events import append_event, file_payload
 from socstack.catalog.models import File, FileSource, FileStatus, Provenance, utcnow
@@ -91,6 +97,12 @@ class _Delivery:
             product=self.product.id,
             file_id=file_id,
         )
+
+
+def _check_unchanged(path: Path, name: str, before: tuple[int, int, int]) -> None:
+    """Raise :class:`FileChanged` if ``path`` is no longer the file first seen."""
+    if fingerprint(path) != before:
+        raise FileChanged(f"{name} changed while it was being ingested; nothing was kept")
 
 
 def _midnight(date: dt.date) -> dt.datetime:
@@ -168,31 +180,44 @@ class Ingestor:
 
         Never raises for a bad file (the result says quarantined and why); raises
         ``StorageError`` or ``CatalogError`` when the archive or catalog is unavailable,
-        in which case nothing changed and the caller may retry.
+        in which case nothing changed and the caller may retry. Raises ``FileChanged``
+        (a ``StorageError``) when the file changed, was replaced or went away while it
+        was being read: its writer is not done, so it is neither archived nor
+        quarantined, and the caller tries again once it holds still.
         """
         name = name or path.name
         product: Product | None = None
         try:
-            product, parsed = self.missions.parse_name(name)
-            size = path.stat().st_size
-            if size == 0:
-                raise FormatError("empty file")
-            for attempt in range(VERSIONLESS_ATTEMPTS):
-                try:
-                    return self._ingest(
-                        _Delivery(path, name, size, source, product, parsed, lineage)
-                    )
-                except ConflictError:
-                    if parsed.versioned or attempt == VERSIONLESS_ATTEMPTS - 1:
-                        raise
-                    # Another delivery of this versionless name took the next version
-                    # meanwhile: decide again from what is archived now.
-            raise AssertionError("unreachable")  # pragma: no cover
-        except FileRejected as exc:
-            logger.info("quarantined %s: %s", name, exc)
-            return self.quarantine.keep(path, name, source, exc, product)
+            before = fingerprint(path)
+            try:
+                product, parsed = self.missions.parse_name(name)
+                size = before[0]
+                if size == 0:
+                    raise FormatError("empty file")
+                for attempt in range(VERSIONLESS_ATTEMPTS):
+                    delivery = _Delivery(path, name, size, source, product, parsed, lineage)
+                    try:
+                        return self._ingest(delivery, before)
+                    except ConflictError:
+                        if parsed.versioned or attempt == VERSIONLESS_ATTEMPTS - 1:
+                            raise
+                        # Another delivery of this versionless name took the next version
+                        # meanwhile: decide again from what is archived now.
+                raise AssertionError("unreachable")  # pragma: no cover
+            except FileRejected as exc:
+                # A verdict on a file its writer is still changing would be about content
+                # that never existed whole: wait for the file to hold still instead. The
+                # quarantine checks again once it has its copy.
+                _check_unchanged(path, name, before)
+                logger.info("quarantined %s: %s", name, exc)
+                return self.quarantine.keep(path, name, source, exc, product, unchanged=before)
+        except FileNotFoundError as exc:
+            if path.exists():  # something else vanished (a staged temporary): a store error
+                raise StorageError(f"cannot archive {name}: {exc}") from exc
+            gone = f"{name} went away before it was read whole; nothing was kept"
+            raise FileChanged(gone) from exc
 
-    def _ingest(self, delivery: _Delivery) -> IngestResult:
+    def _ingest(self, delivery: _Delivery, before: tuple[int, int, int]) -> IngestResult:
         if not delivery.parsed.versioned:
             versioned = self._version_delivery(delivery)
             if isinstance(versioned, IngestResult):
@@ -203,6 +228,7 @@ class Ingestor:
             return self._same_or_conflict(delivery, existing)
         staged, inspection = self._stage_and_inspect(delivery)
         try:
+            _check_unchanged(delivery.path, delivery.name, before)
             return self._commit(delivery, staged, inspection)
         finally:
             self.archive.discard(staged)

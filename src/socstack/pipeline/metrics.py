@@ -1,10 +1,17 @@
 """Prometheus metrics, computed from the catalog and the broker at each scrape.
 
-- ``socstack_jobs{status}``: jobs by status;
-- ``socstack_queue_depth{queue}``: messages waiting in each broker queue;
-- ``socstack_job_latency_seconds``: time from a job's last input arriving to its end,
-  over jobs that ended in the last day (a histogram);
-- ``socstack_files{level,status}`` and ``socstack_events``: the archive and the event log.
+Every metric about a mission's data or work carries a ``mission`` label, so one
+socstack serving several missions shows each one's backlog, failures and latency:
+
+- ``socstack_jobs{mission,status}``: jobs by status (every status of every loaded
+  mission, zeros included);
+- ``socstack_job_latency_seconds{mission}``: time from a job's last input arriving to
+  its end, over jobs that ended in the last day (a histogram);
+- ``socstack_files{mission,level,status}``: the archive;
+- ``socstack_queue_depth{queue}``: messages waiting in each broker queue. A queue is
+  shared by every mission's rules of that kind, so it has no mission; the queued jobs
+  of each mission are ``socstack_jobs{status="queued"}``;
+- ``socstack_events``: the last id of the event log (one log for all missions).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from kombu import Connection
 from prometheus_client.core import (
@@ -25,6 +33,7 @@ from prometheus_client.exposition import generate_latest
 from sqlalchemy import func, select
 
 from socstack.catalog.models import Event, File, Job, JobStatus, utcnow
+from socstack.config import Settings
 from socstack.runtime import Runtime
 
 __all__ = ["LATENCY_BUCKETS", "broker_depths", "queue_depths", "render"]
@@ -61,18 +70,26 @@ def queue_depths(connection: Connection, queues: Iterable[str]) -> dict[str, int
     return depths
 
 
-def broker_depths(queues: tuple[str, ...]) -> DepthProbe:
-    """A probe of the broker's queue lengths (cached for 5 s; {} if the broker is away)."""
-    cache: dict[str, object] = {"at": 0.0, "value": {}}
+def broker_depths(settings: Settings) -> DepthProbe:
+    """A probe of the broker's queue lengths (cached for 5 s; {} if the broker is away).
+
+    The broker is the one ``settings`` name (the app's runtime's), not the process's
+    environment: an app built on other settings than the environment's reports its own
+    queues.
+    """
+    from socstack.pipeline.celery_app import QUEUES, make_celery, queue_name
+
+    queues = tuple(queue_name(settings, q) for q in QUEUES)
+    cache: dict[str, Any] = {"at": 0.0, "value": {}, "app": None}
 
     def probe() -> dict[str, int]:
-        if time.monotonic() - float(cache["at"]) < 5:  # type: ignore[arg-type]
-            return dict(cache["value"])  # type: ignore[call-overload]
-        from socstack.pipeline.celery_app import celery_app
-
+        if time.monotonic() - cache["at"] < 5:
+            return dict(cache["value"])
         depths: dict[str, int] = {}
         try:
-            with celery_app().connection_for_read() as connection:
+            if cache["app"] is None:
+                cache["app"] = make_celery(settings)
+            with cache["app"].connection_for_read() as connection:
                 depths = queue_depths(connection, queues)
         except Exception as exc:  # the broker is away: report no depths rather than fail
             logger.warning("metrics: broker unreachable: %s", exc)
@@ -89,42 +106,55 @@ class _Collector:
 
     def collect(self) -> Iterator[Metric]:
         with self.runtime.catalog.session() as session:
-            statuses = dict(
-                session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
-            )
+            statuses = session.execute(
+                select(Job.mission, Job.status, func.count()).group_by(Job.mission, Job.status)
+            ).all()
             files = session.execute(
-                select(File.level, File.status, func.count()).group_by(File.level, File.status)
+                select(File.mission, File.level, File.status, func.count()).group_by(
+                    File.mission, File.level, File.status
+                )
             ).all()
             events = session.scalar(select(func.max(Event.id))) or 0
             since = utcnow() - dt.timedelta(days=1)
             ended = session.execute(
-                select(Job.finished_at, Job.input_arrival).where(
+                select(Job.mission, Job.finished_at, Job.input_arrival).where(
                     (Job.finished_at >= since) & Job.input_arrival.is_not(None)
                 )
             ).all()
-        jobs = GaugeMetricFamily("socstack_jobs", "Jobs by status", labels=["status"])
-        for status in JobStatus:
-            jobs.add_metric([status.value], statuses.get(status, 0))
+        # Every loaded mission shows every status (zeros too), so a dashboard's series
+        # exist from the start; a mission found only in the catalog is shown as well.
+        missions = sorted({m.name for m in self.runtime.missions} | {m for m, _, _ in statuses})
+        counts = {(mission, status): n for mission, status, n in statuses}
+        jobs = GaugeMetricFamily("socstack_jobs", "Jobs by status", labels=["mission", "status"])
+        for mission in missions:
+            for status in JobStatus:
+                jobs.add_metric([mission, status.value], counts.get((mission, status), 0))
         yield jobs
         archive = GaugeMetricFamily(
-            "socstack_files", "Catalogued files", labels=["level", "status"]
+            "socstack_files", "Catalogued files", labels=["mission", "level", "status"]
         )
-        for level, status, count in files:
-            archive.add_metric([level, status.value], count)
+        for mission, level, status, count in files:
+            archive.add_metric([mission, level, status.value], count)
         yield archive
         yield GaugeMetricFamily("socstack_events", "Events in the log (the last id)", value=events)
-        latencies = [(end - start).total_seconds() for end, start in ended]
-        buckets = [[str(b), sum(1 for v in latencies if v <= b)] for b in LATENCY_BUCKETS]
-        buckets.append(["+Inf", len(latencies)])
-        yield HistogramMetricFamily(
+        latency = HistogramMetricFamily(
             "socstack_job_latency_seconds",
             "Time from a job's last input arriving to the job's end (jobs ended in the last day)",
-            buckets=buckets,
-            sum_value=sum(latencies),
+            labels=["mission"],
         )
+        latencies: dict[str, list[float]] = {mission: [] for mission in missions}
+        for mission, end, start in ended:
+            latencies.setdefault(mission, []).append((end - start).total_seconds())
+        for mission, values in sorted(latencies.items()):
+            buckets = [[str(b), sum(1 for v in values if v <= b)] for b in LATENCY_BUCKETS]
+            buckets.append(["+Inf", len(values)])
+            latency.add_metric([mission], buckets, sum(values))
+        yield latency
         if self.depths is not None:
             depth = GaugeMetricFamily(
-                "socstack_queue_depth", "Messages waiting in the broker", labels=["queue"]
+                "socstack_queue_depth",
+                "Messages waiting in the broker (a queue is shared by every mission)",
+                labels=["queue"],
             )
             for queue, count in self.depths().items():
                 depth.add_metric([queue], count)

@@ -13,12 +13,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from socstack._exceptions import NotFoundError
-from socstack.api.deps import IngestorDep, RuntimeDep
+from socstack.api.deps import IngestorDep, RuntimeDep, VocabularyDep
 from socstack.api.errors import problem
 from socstack.api.schemas import FileList, FileOut
 from socstack.catalog.models import File, FileSource, Provenance
@@ -81,6 +81,7 @@ def file_out(runtime: Runtime, row: File, now: dt.datetime) -> FileOut:
 def list_files(
     *,
     runtime: RuntimeDep,
+    vocabulary: VocabularyDep,
     mission: Token = None,
     instrument: Token = None,
     level: Token = None,
@@ -101,8 +102,10 @@ def list_files(
     """Files filtered by mission, instrument, level, product, time overlap and version.
 
     Times without a zone are UTC. Only the newest version of each partition is listed
-    unless ``version=all``.
+    unless ``version=all``. A mission, instrument, level or product that no loaded
+    mission declares is refused (422, with the values it takes).
     """
+    vocabulary.check(mission=mission, instrument=instrument, level=level, product=product)
     start, stop, ingested_since = _utc(start), _utc(stop), _utc(ingested_since)
     if start and stop and start >= stop:
         return problem(422, "Invalid request", "start must be before stop")
@@ -181,24 +184,33 @@ def file_metadata(runtime: RuntimeDep, name: str) -> FileOut:
     return file_out(runtime, _row(runtime, name), dt.datetime.now(dt.UTC))
 
 
+def _download_headers(row: File) -> dict[str, str]:
+    return {
+        "Content-Length": str(row.size),
+        "ETag": f'"{row.sha256}"',
+        "Content-Disposition": f'attachment; filename="{row.name}"',
+        "Cache-Control": "public, max-age=31536000, immutable",
+    }
+
+
+def _not_modified(request: Request, headers: dict[str, str]) -> Response | None:
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers={"ETag": headers["ETag"]})
+    return None
+
+
 @router.get(
     "/{name}",
     summary="Download a file",
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def download(runtime: RuntimeDep, name: str, request: Request) -> StreamingResponse:
+def download(runtime: RuntimeDep, name: str, request: Request) -> Response:
     """Stream the file's bytes; ``ETag`` is its sha256."""
     row = _row(runtime, name)
-    headers = {
-        "Content-Length": str(row.size),
-        "ETag": f'"{row.sha256}"',
-        "Content-Disposition": f'attachment; filename="{row.name}"',
-        "Cache-Control": "public, max-age=31536000, immutable",
-    }
-    media = _MEDIA.get(row.format, "application/octet-stream")
-    if request.headers.get("if-none-match") == headers["ETag"]:
-        return StreamingResponse(iter(()), status_code=304, headers={"ETag": headers["ETag"]})
+    headers = _download_headers(row)
+    if (unchanged := _not_modified(request, headers)) is not None:
+        return unchanged
     handle = runtime.archive.open(row.uri)
 
     def chunks() -> Iterator[bytes]:
@@ -206,7 +218,22 @@ def download(runtime: RuntimeDep, name: str, request: Request) -> StreamingRespo
             while chunk := handle.read(_CHUNK):
                 yield chunk
 
+    media = _MEDIA.get(row.format, "application/octet-stream")
     return StreamingResponse(chunks(), media_type=media, headers=headers)
+
+
+@router.head("/{name}", summary="A file's headers, without its bytes")
+def download_headers(runtime: RuntimeDep, name: str, request: Request) -> Response:
+    """What ``GET`` would answer (size, ``ETag``, type), with no body.
+
+    Download tools and caches ask this first (``curl -I``, ``wget --spider``, a mirror
+    checking its copy is current); the archive is not opened.
+    """
+    row = _row(runtime, name)
+    headers = _download_headers(row)
+    if (unchanged := _not_modified(request, headers)) is not None:
+        return unchanged
+    return Response(media_type=_MEDIA.get(row.format, "application/octet-stream"), headers=headers)
 
 
 def _upload_name(request: Request, name: str | None) -> str | None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from socstack._exceptions import NotFoundError, SocError
-from socstack.api.deps import RuntimeDep
+from socstack.api.deps import RuntimeDep, VocabularyDep
 from socstack.api.errors import problem
 from socstack.catalog.models import Job, JobStatus
 from socstack.pipeline.jobs import retry
@@ -141,6 +141,7 @@ def _out(job: Job, detail: bool = False) -> dict[str, Any]:
 @router.get("/jobs", response_model=JobList, summary="List jobs")
 def list_jobs(
     runtime: RuntimeDep,
+    vocabulary: VocabularyDep,
     *,
     status: Annotated[JobStatus | None, Query()] = None,
     mission: Token = None,
@@ -150,7 +151,12 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> JobList:
-    """Jobs filtered by status, mission, rule, partition and creation time, newest first."""
+    """Jobs filtered by status, mission, rule, partition and creation time, newest first.
+
+    A mission or rule that no loaded mission declares is refused (422, with the values
+    it takes).
+    """
+    vocabulary.check(mission=mission, rule=rule)
     query = select(Job)
     if status is not None:
         query = query.where(Job.status == status)
