@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from socstack._exceptions import ConfigError
@@ -62,7 +62,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    public_url: str = Field("", description="Base URL clients see (default http://host:port).")
+    public_url: str = Field(
+        "", description="Base URL clients see (default: http://host:port where it listens)."
+    )
+    #: Whether ``public_url`` was given (SOC_PUBLIC_URL) rather than derived.
+    _public_url_given: bool = PrivateAttr(False)
 
     log_level: str = "INFO"
     log_format: Literal["auto", "text", "json"] = "auto"
@@ -142,10 +146,22 @@ class Settings(BaseSettings):
         if self.incoming_dir is None:
             self.incoming_dir = self.data_dir / "incoming"
         self.incoming_dir = self.incoming_dir.expanduser().resolve()
+        self._public_url_given = bool(self.public_url)
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         self.public_url = self.public_url.rstrip("/")
         return self
+
+    def public_url_for(self, host: str, port: int) -> str:
+        """The base URL clients see for a server listening on ``host:port``.
+
+        An explicit ``SOC_PUBLIC_URL`` (a proxy, an ingress) wins; else the address the
+        server is bound to, which ``--port`` (or port 0) may have made other than
+        ``SOC_HOST:SOC_PORT``, from which :attr:`public_url` was derived.
+        """
+        if self._public_url_given:
+            return self.public_url
+        return f"http://{host}:{port}"
 
     @property
     def incoming(self) -> Path:
