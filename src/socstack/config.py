@@ -117,6 +117,14 @@ class Settings(BaseSettings):
         1024, ge=16, description="Memory the viz keeps downloaded HAPI data in (MB)."
     )
     viz_timeout: float = Field(60.0, gt=0, description="Seconds the viz waits for a server.")
+    viz_default_view: str = Field(
+        "",
+        description=(
+            "The view the plot page opens without a link: a link's query, e.g."
+            " panel=DATASET/PARAMETER&panel=... (no times: the last day of the coverage);"
+            " empty: the first dataset's first parameters."
+        ),
+    )
 
     demo_start: dt.date = Field(dt.date(2025, 1, 1), description="First day `up` simulates.")
     demo_days: int = Field(3, ge=0, description="Days of telemetry `up` simulates if empty.")
