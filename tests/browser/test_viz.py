@@ -234,6 +234,18 @@ def panel_rows(browser: Any) -> list[Any]:
     return browser.find_elements(By.CSS_SELECTOR, "#panel-list .panel")
 
 
+def listed(browser: Any) -> list[str]:
+    """The stack editor's rows as ``dataset/parameter``, top to bottom."""
+    return browser.execute_script(
+        "return [...document.querySelectorAll('#panel-list .panel-parameter')].map(e => e.title);"
+    )
+
+
+def stacked(browser: Any, panels: list[str]) -> bool:
+    """Whether the link and the stack editor both hold ``panels`` (options aside)."""
+    return stack_in_url(browser) == panels and listed(browser) == [p.split(";")[0] for p in panels]
+
+
 def in_panel(browser: Any, index: int, selector: str) -> Any:
     """An element of the stack editor's row ``index`` (0 is the top panel)."""
     from selenium.webdriver.common.by import By
@@ -365,7 +377,7 @@ def test_the_page_opens_with_a_default_view(browser: Any, site: Site) -> None:
             panel_names(page) == [{"Bx GSE", "By GSE", "Bz GSE"}, {"|B|"}]
             and window(page)[0] == (ms("2025-01-02"), ms("2025-01-03"))
             and (page["start"], page["stop"]) == ("2025-01-02Z", "2025-01-03Z")
-            and len(panel_rows(browser)) == 2
+            and listed(browser) == ["demo_mag_l2_1s/B_GSE", "demo_mag_l2_1s/B_mag"]
         )
         return page if ok else None
 
@@ -378,12 +390,12 @@ def test_choose_a_dataset_and_plot_then_zoom(browser: Any, site: Site) -> None:
     from selenium.webdriver.common.by import By
 
     browser.get(f"{site.base}/viz/")
-    wait_for(lambda: len(panel_rows(browser)) == 2, "the default view's two panels")
+    default = ["demo_mag_l2_1s/B_GSE", "demo_mag_l2_1s/B_mag"]
+    wait_for(lambda: listed(browser) == default, "the default view's two panels")
     assert browser.find_element(By.ID, "server").get_attribute("value") == site.hapi
-    for _ in range(2):  # remove the default panels: the stack starts empty
-        count = len(panel_rows(browser))
+    for left in (default[1:], []):  # remove the default panels: the stack starts empty
         in_panel(browser, 0, ".panel-remove").click()
-        wait_for(lambda: len(panel_rows(browser)) == count - 1, "one panel fewer")  # noqa: B023
+        wait_for(lambda: listed(browser) == left, f"the panels {left}")  # noqa: B023
     choose(browser, "dataset", "demo_mag_l2_1s")
     wait_for(
         lambda: "2025-01-01" in browser.find_element(By.ID, "coverage-text").text,
@@ -391,7 +403,7 @@ def test_choose_a_dataset_and_plot_then_zoom(browser: Any, site: Site) -> None:
     )
     choose(browser, "parameters", "B_GSE")
     browser.find_element(By.ID, "add-panels").click()
-    wait_for(lambda: len(panel_rows(browser)) == 1, "the B_GSE panel")
+    wait_for(lambda: listed(browser) == ["demo_mag_l2_1s/B_GSE"], "the B_GSE panel")
     type_into(browser, "start", "2025-01-01T00:00:00Z")
     type_into(browser, "stop", "2025-01-02T00:00:00Z")
     browser.find_element(By.ID, "plot").click()
@@ -467,22 +479,22 @@ def test_a_stack_of_datasets_shares_one_time_axis_without_overlaps(
     choose(browser, "parameters", "eflux")
     browser.find_element(By.ID, "add-panels").click()
     # Once a plot is shown, every edit of the stack redraws it and goes into the link.
-    stacked = lambda: stack_in_url(browser) == STACK and panel_names(state(browser)) == STACK_TRACES  # noqa: E731
-    wait_for(stacked, "three panels of two datasets, in the link")
+    three = lambda: stacked(browser, STACK) and panel_names(state(browser)) == STACK_TRACES  # noqa: E731
+    wait_for(three, "three panels of two datasets, listed, drawn and in the link")
 
     # A fourth panel from a third dataset, moved up one, then removed.
     choose(browser, "dataset", "demo_sw_l2")
     choose(browser, "parameters", "beta")
     browser.find_element(By.ID, "add-panels").click()
-    wait_for(lambda: stack_in_url(browser) == [*STACK, "demo_sw_l2/beta"], "the beta panel")
+    wait_for(lambda: stacked(browser, [*STACK, "demo_sw_l2/beta"]), "the beta panel")
     in_panel(browser, 3, ".panel-up").click()
     moved = [*STACK[:2], "demo_sw_l2/beta", STACK[2]]
     wait_for(
-        lambda: stack_in_url(browser) == moved and len(state(browser)["y"]) == 4,
+        lambda: stacked(browser, moved) and len(state(browser)["y"]) == 4,
         "beta above the spectrogram",
     )
     in_panel(browser, 2, ".panel-remove").click()
-    wait_for(stacked, "the three panels again")
+    wait_for(three, "the three panels again")
 
     # The density panel on a log axis from 1 to 100 cm^-3.
     in_panel(browser, 1, ".panel-scale input[value=log]").click()
@@ -664,9 +676,13 @@ def test_errors_are_messages_in_the_page(browser: Any, site: Site) -> None:
         return lambda: text in message(browser) and message(browser)
 
     browser.get(f"{site.base}/viz/")
+    # The default view drawn first: nothing of it still on its way to override a message.
     wait_for(
-        lambda: browser.find_element(By.ID, "server").get_attribute("value") == site.hapi,
-        "the page with its server",
+        lambda: (
+            panel_names(state(browser)) == [STACK_TRACES[0], {"|B|"}]
+            and browser.find_element(By.ID, "server").get_attribute("value") == site.hapi
+        ),
+        "the page with its server and default view",
     )
     type_into(browser, "server", "http://127.0.0.1:9/hapi")
     wait_for(says("cannot reach http://127.0.0.1:9/hapi"), "a message for a bad server")
