@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from socstack._exceptions import ConfigError
@@ -66,7 +66,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
-    public_url: str = Field("", description="Base URL clients see (default http://host:port).")
+    public_url: str = Field(
+        "", description="Base URL clients see (default: http://host:port where it listens)."
+    )
+    #: Whether ``public_url`` was given (SOC_PUBLIC_URL) rather than derived.
+    _public_url_given: bool = PrivateAttr(False)
 
     log_level: str = "INFO"
     log_format: Literal["auto", "text", "json"] = "auto"
@@ -124,6 +128,14 @@ class Settings(BaseSettings):
         1024, ge=16, description="Memory the viz keeps downloaded HAPI data in (MB)."
     )
     viz_timeout: float = Field(60.0, gt=0, description="Seconds the viz waits for a server.")
+    viz_default_view: str = Field(
+        "",
+        description=(
+            "The view the plot page opens without a link: a link's query, e.g."
+            " panel=DATASET/PARAMETER&panel=... (no times: the last day of the coverage);"
+            " empty: the first dataset's first parameters."
+        ),
+    )
 
     demo_start: dt.date = Field(dt.date(2025, 1, 1), description="First day `up` simulates.")
     demo_days: int = Field(3, ge=0, description="Days of telemetry `up` simulates if empty.")
@@ -168,10 +180,22 @@ class Settings(BaseSettings):
         if self.incoming_dir is None:
             self.incoming_dir = self.data_dir / "incoming"
         self.incoming_dir = self.incoming_dir.expanduser().resolve()
+        self._public_url_given = bool(self.public_url)
         if not self.public_url:
             self.public_url = f"http://{self.host}:{self.port}"
         self.public_url = self.public_url.rstrip("/")
         return self
+
+    def public_url_for(self, host: str, port: int) -> str:
+        """The base URL clients see for a server listening on ``host:port``.
+
+        An explicit ``SOC_PUBLIC_URL`` (a proxy, an ingress) wins; else the address the
+        server is bound to, which ``--port`` (or port 0) may have made other than
+        ``SOC_HOST:SOC_PORT``, from which :attr:`public_url` was derived.
+        """
+        if self._public_url_given:
+            return self.public_url
+        return f"http://{host}:{port}"
 
     @property
     def incoming(self) -> Path:

@@ -28,7 +28,7 @@ from socstack.mission.code import load_callable
 from socstack.runtime import Runtime
 from socstack.web import create_web_app
 
-__all__ = ["seed_demo", "serve", "up"]
+__all__ = ["PublicUrl", "seed_demo", "serve", "up"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,28 @@ def seed_demo(runtime: Runtime, folder: Path, say: Callable[[str], None]) -> lis
 def _archive_is_empty(runtime: Runtime) -> bool:
     with runtime.catalog.session() as session:
         return not session.scalar(select(func.count()).select_from(File))
+
+
+class PublicUrl:
+    """Where clients reach a server: ``SOC_PUBLIC_URL``, else where it really listens.
+
+    Known for sure only once the server is bound (``--port 0`` picks a port then, and
+    ``--port N`` overrides ``SOC_PORT``): :meth:`bound` sets it. HAPI's ``about`` and the
+    viz (which reads this server's HAPI and API over HTTP) call the object for it.
+    """
+
+    def __init__(self, settings: Settings, host: str, port: int):
+        self.settings = settings
+        self.host = host
+        self.url = settings.public_url_for(host, port)
+
+    def bound(self, port: int) -> None:
+        """The server listens on ``port``."""
+        self.url = self.settings.public_url_for(self.host, port)
+
+    def __call__(self) -> str:
+        """The base URL, without a trailing slash."""
+        return self.url
 
 
 def serve(app: object, host: str, port: int, on_started: Callable[[int], None]) -> None:
@@ -130,18 +152,17 @@ def up(
         watcher = threading.Thread(target=dropbox.run, args=(stop,), name="dropbox", daemon=True)
         watcher.start()
 
-    bound_url = {"base": settings.public_url}
+    public = PublicUrl(settings, host, port)
 
     def started(bound: int) -> None:
+        public.bound(bound)
         base = f"http://{host}:{bound}"
-        if bound != port:  # port 0: the viz reads this server where it really listens
-            bound_url["base"] = base
         say(f"socstack is up: {base}/api/files  (API docs {base}/api/docs)")
         say(f"plots: {base}/viz/   HAPI: {base}/hapi")
         say(f"drop box: {incoming}   stop with Ctrl-C")
 
     try:
-        serve(create_web_app(runtime, lambda: bound_url["base"]), host, port, started)
+        serve(create_web_app(runtime, public), host, port, started)
     finally:
         stop.set()
         for thread in (watcher, planner):

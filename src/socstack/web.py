@@ -43,18 +43,20 @@ class _ByPrefix:
 def create_web_app(runtime: Runtime, base_url: Callable[[], str] | None = None) -> ASGIApp:
     """The API app at ``/api`` and ``/``, HAPI at ``/hapi``, the viz at ``/viz``.
 
-    ``base_url`` gives where this server listens (known only once it is bound); the viz
-    reads this server's HAPI and API there unless the settings name others.
+    ``base_url`` gives where clients reach this server (known only once it is bound):
+    HAPI's ``about`` names it, and the viz reads this server's HAPI and API there
+    unless the settings name others.
     """
+    settings = runtime.settings
+    base = base_url or (lambda: settings.public_url)
     api: FastAPI = create_api_app(runtime)
-    prefixed: dict[str, ASGIApp] = {"/hapi": create_hapi_app(runtime)}
+    prefixed: dict[str, ASGIApp] = {"/hapi": create_hapi_app(runtime, base_url=base)}
     try:
         from socstack.viz.service import create_viz_app
     except ImportError:  # installed without the viz extra
         pass
     else:
-        settings = runtime.settings
-        prefixed["/viz"] = create_viz_app(settings, base_url or (lambda: settings.public_url))
+        prefixed["/viz"] = create_viz_app(settings, base)
 
     @api.get("/", include_in_schema=False)
     def _home() -> RedirectResponse:

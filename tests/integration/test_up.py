@@ -26,6 +26,18 @@ def get_json(url: str) -> dict:
         return json.load(response)
 
 
+def wait_for_json(url: str, process: subprocess.Popen[str], timeout: float = 30) -> dict:
+    """The first JSON answer of ``url`` once the process serves it (it must keep running)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return get_json(url)
+        except OSError:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, f"{url} did not answer within {timeout:g} s"
+            time.sleep(0.2)
+
+
 def start(args: list[str], data: Path, **env: str) -> subprocess.Popen[str]:
     environment = {**os.environ, "SOC_DATA_DIR": str(data), "SOC_LOG_FORMAT": "json", **env}
     return subprocess.Popen(
@@ -63,31 +75,31 @@ def test_up_processes_the_demo_days_by_itself_and_stops_cleanly(tmp_path: Path) 
     process = start(["up", "--port", str(port)], tmp_path / "data")
     base = f"http://127.0.0.1:{port}"
     listing: dict = {}
-    jobs: dict = {}
+    counts: dict = {}
     deliveries_at = None
     try:
-        # Wait for the very state asserted below (every level of every day made, every
-        # job ended well), not for a lull: under load the pipeline pauses between levels.
+        # Wait for exactly what is asserted: a moment with nothing queued or running can
+        # come between two levels, before the planner has planned the next.
         while time.monotonic() - began < 300:
             assert process.poll() is None, process.communicate()
             try:
                 listing = get_json(f"{base}/api/files?limit=1000")
-                jobs = get_json(f"{base}/api/jobs?limit=1")
+                counts = get_json(f"{base}/api/jobs?limit=1")["counts"]
             except OSError:
                 time.sleep(0.25)
                 continue
             if deliveries_at is None and listing.get("total", 0) >= 8:
                 deliveries_at = time.monotonic() - began
-            if listing.get("total", 0) >= 8 + 30 and jobs["counts"] == {"succeeded": 30}:
+            if listing.get("total") == 8 + 30 and counts == {"succeeded": 30}:
                 break
             time.sleep(0.25)
         assert deliveries_at is not None and deliveries_at < 60, (
             "the demo files are listed within a minute"
         )
+        assert listing["total"] == 8 + 30, "three days, ten rules each"
+        assert counts == {"succeeded": 30}, counts
         products = {f["product"] for f in listing["files"]}
         assert products == EVERY_PRODUCT, products
-        assert listing["total"] == 8 + 30, "three days, ten rules each"
-        assert jobs["counts"] == {"succeeded": 30}, jobs["counts"]
         catalog = [e["id"] for e in get_json(f"{base}/hapi/catalog")["catalog"]]
         assert {"demo_mag_l2_1s", "demo_mag_l2_1m", "demo_pls_l2", "demo_sw_l2"} <= set(catalog)
         info = get_json(f"{base}/hapi/info?dataset=demo_sw_l2")
@@ -95,6 +107,7 @@ def test_up_processes_the_demo_days_by_itself_and_stops_cleanly(tmp_path: Path) 
             "2025-01-01T00:00:00Z",
             "2025-01-04T00:00:00Z",
         )
+        assert get_json(f"{base}/hapi/about")["contactID"] == base, "--port, not SOC_PORT"
         assert (
             "socstack_jobs" in urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
         )
@@ -109,13 +122,8 @@ def test_up_processes_the_demo_days_by_itself_and_stops_cleanly(tmp_path: Path) 
     # a second start finds the archive full and simulates nothing new
     again = start(["up", "--port", str(port), "--no-watch", "--no-process"], tmp_path / "data")
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if get_json(f"{base}/api/files")["total"] == listing["total"]:
-                    break
-            except OSError:
-                time.sleep(0.2)
+        files = wait_for_json(f"{base}/api/files", again)
+        assert files["total"] == listing["total"]
     finally:
         again.send_signal(signal.SIGINT)
         out, _ = again.communicate(timeout=30)
@@ -147,16 +155,35 @@ def test_serve_api_migrates_only_an_embedded_catalog_then_serves(
     # SQLite: a fresh data folder is migrated by the first command that uses it
     server = start(["serve", "api", "--port", str(port)], tmp_path / "data", **database)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                assert get_json(f"http://127.0.0.1:{port}/api/health")["status"] == "ok"
-                break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.2)
+        wait_for_json(f"http://127.0.0.1:{port}/api/health", server)
         assert get_json(f"http://127.0.0.1:{port}/api/files")["total"] == 0
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)
     assert server.returncode == 0
+
+
+@pytest.mark.slow
+def test_serve_hapi_names_the_port_it_listens_on(tmp_path: Path) -> None:
+    """`--port` wins over SOC_PORT (unset here: 8000) in what HAPI's about tells clients."""
+    migrate = start(["db", "upgrade"], tmp_path / "data")
+    assert migrate.wait(timeout=60) == 0
+    port = free_port()
+    server = start(["serve", "hapi", "--port", str(port)], tmp_path / "data")
+    try:
+        about = wait_for_json(f"http://127.0.0.1:{port}/hapi/about", server)
+        assert about["contactID"] == f"http://127.0.0.1:{port}"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=30)
+    given = start(
+        ["serve", "hapi", "--port", str(port)],
+        tmp_path / "data",
+        SOC_PUBLIC_URL="https://soc.example.org",
+    )
+    try:
+        about = wait_for_json(f"http://127.0.0.1:{port}/hapi/about", given)
+        assert about["contactID"] == "https://soc.example.org", "an explicit public URL wins"
+    finally:
+        given.send_signal(signal.SIGTERM)
+        given.communicate(timeout=30)

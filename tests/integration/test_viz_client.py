@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from socstack.times import parse_time
-from socstack.viz.app import Viewer
 from socstack.viz.cache import TableCache
 from socstack.viz.client import HapiClientError, HapiServer
-from socstack.viz.figures import build_figure, parameter_specs, with_gaps
-from socstack.viz.links import Endpoints, View
+from socstack.viz.figures import PanelData, build_figure, parameter_specs
+from socstack.viz.links import Endpoints, Panel, View
 from socstack.viz.reduce import envelope
+from socstack.viz.traces import with_gaps
+from socstack.viz.viewer import Viewer
 from tests.integration.test_hapi import LiveServer
 
 DAY = (parse_time("2025-01-01"), parse_time("2025-01-02"))
@@ -73,17 +74,17 @@ def test_errors_name_the_server_and_the_reason(hapi: str) -> None:
 def test_long_windows_are_drawn_from_the_summary_with_the_same_envelope(hapi: str) -> None:
     viewer = Viewer(Endpoints(hapi=lambda: hapi, api=lambda: ""), TableCache(1 << 28), 30.0)
     start, stop = parse_time("2025-01-01"), parse_time("2025-01-03")
-    view = View(hapi, "demo_mag_l2_1s", ["B_GSE", "B_mag"], "2025-01-01", "2025-01-03")
-    info = viewer.server(hapi).info(view.dataset)
-    assert viewer.summary(info, view, start, stop, columns=1200) is None, "columns of 144 s"
-    summary = viewer.summary(info, view, start, stop, columns=96)  # columns of 30 minutes
+    dataset, parameters = "demo_mag_l2_1s", ["B_GSE", "B_mag"]
+    info = viewer.server(hapi).info(dataset)
+    assert viewer.summary(hapi, dataset, parameters, (start, stop), 1200) is None, "144 s"
+    summary = viewer.summary(hapi, dataset, parameters, (start, stop), 96)  # 30 minutes
     assert summary is not None and summary.dataset == "demo_mag_l2_1m"
     assert len(summary.low.time) == 2 * 1440
 
-    raw = viewer.table(view, start, stop)
+    raw = viewer.table(hapi, dataset, parameters, start, stop)
     assert len(raw.time) == 2 * 86_400
     specs = parameter_specs(info)
-    for name in view.parameters:
+    for name in parameters:
         exact = envelope(
             raw.time, with_gaps(raw.values[name], specs[name]), start, stop, columns=96
         )
@@ -97,10 +98,12 @@ def test_long_windows_are_drawn_from_the_summary_with_the_same_envelope(hapi: st
         )
         np.testing.assert_array_equal(_points(drawn.y), _points(exact.y), err_msg=name)
 
-    figure, stats = build_figure(
-        info, view.parameters, summary.low, (start, stop), columns=96, upper=summary.high
-    )
-    assert stats.records == 2880 and stats.reduced and len(figure.data) == 4
+    panels = [
+        PanelData(Panel(dataset, name), specs[name], summary.low, summary.high[name])
+        for name in parameters
+    ]
+    figure, stats = build_figure(panels, (start, stop), columns=96)
+    assert stats.records == {dataset: 2880} and stats.reduced and len(figure.data) == 4
 
 
 def _points(y: np.ndarray) -> np.ndarray:
@@ -123,11 +126,11 @@ def test_new_files_reach_the_viz_without_a_restart(processed_copy: Path) -> None
     mission = runtime.missions.mission("demo")
     start, stop = parse_time("2025-01-01"), parse_time("2025-01-03")
     with LiveServer(processed_copy) as url:
-        view = View(url, "demo_mag_l2_1s", ["B_mag"], "2025-01-01", "2025-01-03")
+        dataset = "demo_mag_l2_1s"
         viewer = Viewer(Endpoints(hapi=lambda: url, api=lambda: ""), TableCache(1 << 28), 30.0)
         server = viewer.server(url)
         server.info_ttl = 0.0  # as if the default 30 s had passed before each request
-        before = viewer.table(view, start, stop).values["B_mag"].copy()
+        before = viewer.table(url, dataset, ["B_mag"], start, stop).values["B_mag"].copy()
         assert len(before) == 2 * 86_400
 
         # A new version of day 2 (say, reprocessed): the same window, new values.
@@ -148,7 +151,7 @@ def test_new_files_reach_the_viz_without_a_restart(processed_copy: Path) -> None
         path = processed_copy / "demo_mag_l2_1s-gse_20250102_v1.0.1.cdf"
         write_cdf(newer, path)
         assert runtime.ingestor.ingest(path, source=FileSource.CLI).outcome.value == "archived"
-        after = viewer.table(view, start, stop).values["B_mag"]
+        after = viewer.table(url, dataset, ["B_mag"], start, stop).values["B_mag"]
         assert viewer.cache.fetches == 2, "downloaded again, not the cached window"
         np.testing.assert_array_equal(after[:86_400], before[:86_400])
         good = before[86_400:] > -1e30
@@ -161,5 +164,53 @@ def test_new_files_reach_the_viz_without_a_restart(processed_copy: Path) -> None
             runtime.ingestor.ingest(new, source=FileSource.CLI)
         for rule in ("mag_l1a", "mag_l1b", "mag_l2"):
             run_rule(runtime, mission, mission.rules[rule], day)
-        assert server.info(view.dataset)["stopDate"] == "2025-01-04T00:00:00Z"
+        assert server.info(dataset)["stopDate"] == "2025-01-04T00:00:00Z"
     runtime.close()
+
+
+def test_a_stack_reads_each_panel_from_its_own_dataset(hapi: str) -> None:
+    viewer = Viewer(Endpoints(hapi=lambda: hapi, api=lambda: ""), TableCache(1 << 28), 30.0)
+    view = View(
+        hapi,
+        [
+            Panel("demo_mag_l2_1s", "B_GSE"),
+            Panel("demo_pls_l2", "density"),
+            Panel("demo_pls_l2", "eflux"),
+        ],
+        "2025-01-01T06:00Z",
+        "2025-01-01T12:00Z",
+    )
+    window = (parse_time(view.start), parse_time(view.stop))
+    data, summaries = viewer.panels(view, window, columns=1000)
+    assert [len(d.table.time) for d in data] == [6 * 3600, 6 * 900, 6 * 900]
+    assert summaries == {}, "1000 columns of 21.6 s: the 1 s data"
+    assert viewer.cache.fetches == 3, "one download per panel"
+    figure, stats = build_figure(data, window, columns=1000)
+    assert stats.records == {"demo_mag_l2_1s": 21_600, "demo_pls_l2": 5_400}
+    assert {t.yaxis for t in figure.data} == {"y", "y2", "y3"}
+    # The same stack again, zoomed: from the cache. A fourth panel: one download more.
+    viewer.panels(view, (window[0], window[0] + 3600 * 10**9), columns=1000)
+    assert viewer.cache.fetches == 3
+    bigger = View(view.server, [*view.panels, Panel("demo_sw_l2", "beta")], view.start, view.stop)
+    viewer.panels(bigger, window, columns=1000)
+    assert viewer.cache.fetches == 4
+
+
+def test_a_panel_asks_for_the_part_of_the_window_its_dataset_covers(hapi: str) -> None:
+    # The server refuses a request reaching outside the coverage (HAPI 1405).
+    asked: list[httpx.URL] = []
+    client = httpx.Client(event_hooks={"request": [lambda r: asked.append(r.url)]})
+    viewer = Viewer(Endpoints(hapi=lambda: hapi, api=lambda: ""), TableCache(1 << 28), 30.0)
+    viewer._servers[hapi] = HapiServer(hapi, client=client)
+    view = View(hapi, [Panel("demo_mag_l2_1s", "B_mag")])
+    across = (parse_time("2024-12-31T23:00Z"), parse_time("2025-01-01T01:00Z"))
+    data, _ = viewer.panels(view, across, 100)
+    assert len(data[0].table.time) == 3600, "the hour inside the coverage"
+    (request,) = [u for u in asked if u.path.endswith("/data")]
+    assert request.params["start"].startswith("2025-01-01T00:00:00")
+    figure, _ = build_figure(data, across)
+    assert figure.layout.xaxis.range[0].startswith("2024-12-31T23:00"), "the window asked for"
+    # Wholly outside: nothing to draw, and the server's answer says why.
+    late = (parse_time("2025-01-03T00:00Z"), parse_time("2025-01-03T01:00Z"))
+    with pytest.raises(HapiClientError, match="HAPI error 1405"):
+        viewer.panels(view, late, 100)

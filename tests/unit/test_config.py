@@ -33,6 +33,17 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     assert settings.public_url == "http://127.0.0.1:9000"
 
 
+def test_the_public_url_follows_the_bound_port_unless_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `up --port 9123` (or port 0) binds elsewhere than SOC_PORT: clients see the bound port.
+    assert get_settings().public_url_for("127.0.0.1", 9123) == "http://127.0.0.1:9123"
+    monkeypatch.setenv("SOC_PUBLIC_URL", "https://soc.example.org/")
+    get_settings.cache_clear()
+    given = get_settings()
+    assert given.public_url_for("127.0.0.1", 9123) == "https://soc.example.org"
+
+
 def test_settings_are_built_once_until_the_cache_is_cleared(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

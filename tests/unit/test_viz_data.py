@@ -8,11 +8,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socstack.times import format_times, parse_time, parse_times
-from socstack.viz.app import summary_covers
 from socstack.viz.cache import TableCache
 from socstack.viz.client import Table
-from socstack.viz.figures import NoDataError, build_figure
+from socstack.viz.figures import (
+    PANEL_PX,
+    NoDataError,
+    PanelData,
+    build_figure,
+    figure_height,
+    parameter_specs,
+)
+from socstack.viz.links import Panel
 from socstack.viz.reduce import envelope, rebin
+from socstack.viz.viewer import summary_covers
 
 S = 1_000_000_000
 T0 = parse_time("2025-01-01")
@@ -145,9 +153,14 @@ def _table(n: int = 600) -> Table:
     )
 
 
+def _panels(names: list[str], table: Table, **options: object) -> list[PanelData]:
+    specs = parameter_specs(INFO)
+    return [PanelData(Panel("d", name, **options), specs[name], table) for name in names]  # type: ignore[arg-type]
+
+
 def test_a_figure_stacks_lines_and_spectrograms_from_the_info() -> None:
     figure, stats = build_figure(
-        INFO, ["B", "flux", "counts"], _table(), (T0, T0 + 600 * S), columns=1000
+        _panels(["B", "flux", "counts"], _table()), (T0, T0 + 600 * S), columns=1000
     )
     kinds = [(t.type, t.name) for t in figure.data]
     assert kinds[:2] == [("scatter", "Bx"), ("scatter", "By")]
@@ -159,12 +172,55 @@ def test_a_figure_stacks_lines_and_spectrograms_from_the_info() -> None:
     assert list(heatmaps[0].y) == [10, 20, 40, 80]
     assert figure.layout.yaxis2.type == "log" and figure.layout.yaxis3.type == "log"
     assert figure.layout.yaxis.title.text == "B (nT)"
-    assert stats.records == 600 and not stats.reduced
+    assert stats.records == {"d": 600} and not stats.reduced
+
+
+def test_the_figure_grows_with_its_panels_and_nothing_overlaps() -> None:
+    for count in (1, 2, 4, 6):
+        names = (["B", "flux", "counts"] * 2)[:count]
+        figure, _ = build_figure(_panels(names, _table()), (T0, T0 + 600 * S))
+        assert figure.layout.height == figure_height(count)
+        plot = figure.layout.height - figure.layout.margin.t - figure.layout.margin.b
+        axes = [figure.layout["yaxis" if k == 0 else f"yaxis{k + 1}"] for k in range(count)]
+        spans = sorted((a.domain[0] * plot, a.domain[1] * plot) for a in axes)
+        # Every panel as tall as PANEL_PX pixels, whatever their number; gaps between.
+        assert all(abs((top - bottom) - PANEL_PX) < 1 for bottom, top in spans)
+        assert all(spans[k][1] < spans[k + 1][0] for k in range(count - 1))
+        # A colour bar per spectrogram, as tall as its panel and beside it.
+        bars = [t.colorbar for t in figure.data if t.type == "heatmap" and t.showscale]
+        assert len(bars) == names.count("flux") + names.count("counts")
+        for bar in bars:
+            assert any(
+                abs((bar.y - bar.len / 2) * plot - bottom) < 1
+                and abs((bar.y + bar.len / 2) * plot - top) < 1
+                for bottom, top in spans
+            )
+
+
+def test_a_panel_keeps_its_scale_and_range() -> None:
+    window = (T0, T0 + 600 * S)
+    logged, _ = build_figure(_panels(["B"], _table(), scale="log", low=0.1, high=100), window)
+    assert logged.layout.yaxis.type == "log"
+    assert list(logged.layout.yaxis.range) == pytest.approx([-1, 2])  # log10 of the ends
+    linear, _ = build_figure(_panels(["flux"], _table(), scale="linear", low=15), window)
+    assert linear.layout.yaxis.type == "linear"
+    assert linear.layout.yaxis.autorange == "max" and linear.layout.yaxis.range[0] == 15
+    assert linear.layout.yaxis.fixedrange, "a drag zooms time, not a panel's y-axis"
 
 
 def test_an_empty_window_says_so() -> None:
     with pytest.raises(NoDataError, match="no data between 2025-01-01T00:00:00Z"):
-        build_figure(INFO, ["B"], _table().window(0, 1), (T0, T0 + S))
+        build_figure(_panels(["B"], _table().window(0, 1)), (T0, T0 + S))
+    # One panel without data in a stack that has some: that panel says so.
+    specs = parameter_specs(INFO)
+    figure, _ = build_figure(
+        [
+            PanelData(Panel("d", "B"), specs["B"], _table()),
+            PanelData(Panel("e", "B"), specs["B"], _table().window(0, 1)),
+        ],
+        (T0, T0 + 600 * S),
+    )
+    assert "no data in this window" in [a.text for a in figure.layout.annotations]
 
 
 def test_the_cache_answers_windows_inside_a_download() -> None:

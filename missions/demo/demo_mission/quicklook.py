@@ -14,12 +14,34 @@ import matplotlib.pyplot as plt
 
 FILL_LIMIT = -1.0e30
 
+#: A step between records longer than this many cadences is a data gap, where lines break
+#: (the viz breaks its lines at the same length).
+GAP_CADENCES = 3.0
+
 
 def masked(values: np.ndarray) -> np.ndarray:
-    """Fill values as NaN, so that lines break at gaps."""
+    """Fill values as NaN, so that lines break where a record holds no value."""
     out = np.asarray(values, dtype=np.float64).copy()
     out[out < FILL_LIMIT] = np.nan
     return out
+
+
+def broken(epoch: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``epoch`` and ``values`` with a NaN row inside every gap between records.
+
+    matplotlib joins consecutive points whatever the time between them, so a line drawn
+    over missing records would show an hour without data as a straight segment; a NaN
+    row in the gap breaks it there. The cadence is the median step between records.
+    """
+    if len(epoch) < 2:
+        return epoch, values
+    steps = np.diff(epoch)
+    cadence = np.median(steps)
+    at = np.flatnonzero(steps > GAP_CADENCES * cadence) + 1
+    if not len(at):
+        return epoch, values
+    middle = epoch[at - 1] + (epoch[at] - epoch[at - 1]) // 2
+    return np.insert(epoch, at, middle), np.insert(values, at, np.nan, axis=0)
 
 
 def per_minute(epoch: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -62,17 +62,23 @@ def up(
 @click.option("--host", help="Interface to bind [SOC_HOST, 127.0.0.1].")
 @click.pass_context
 def serve(ctx: click.Context, service: str, port: int | None, host: str | None) -> None:
-    """Serve one web service (as its container does); api and hapi need a migrated catalog.
+    """Serve one web service (as its container does).
+
+    api and hapi migrate an embedded (SQLite) catalog on first use; a PostgreSQL catalog
+    must be migrated first (`socstack db upgrade`).
 
     viz reads HAPI and the API over HTTP only (SOC_VIZ_HAPI_URL, SOC_VIZ_API_URL).
     """
+    from socstack.up import PublicUrl
     from socstack.up import serve as run_server
 
     settings: Settings = ctx.ensure_object(dict)["settings"]
+    bind = host or settings.host
+    public = PublicUrl(settings, bind, settings.port if port is None else port)
     if service == "viz":
         from socstack.viz.service import create_viz_app
 
-        app = create_viz_app(settings, lambda: settings.public_url)
+        app = create_viz_app(settings, public)
     else:
         from socstack.api.app import create_app as create_api
         from socstack.catalog.migrate import ensure_current
@@ -82,14 +88,13 @@ def serve(ctx: click.Context, service: str, port: int | None, host: str | None) 
         settings = runtime.settings
         ensure_current(runtime.catalog)
         runtime.missions  # noqa: B018 - load now: a bad mission file fails before serving
-        app = {"api": create_api, "hapi": create_hapi}[service](runtime)
-    bind = host or settings.host
-    run_server(
-        app,
-        bind,
-        settings.port if port is None else port,
-        lambda bound: click.echo(f"serving {service} on http://{bind}:{bound}/{service}"),
-    )
+        app = create_api(runtime) if service == "api" else create_hapi(runtime, base_url=public)
+
+    def started(bound: int) -> None:
+        public.bound(bound)
+        click.echo(f"serving {service} on http://{bind}:{bound}/{service}")
+
+    run_server(app, bind, settings.port if port is None else port, started)
 
 
 @main.command()

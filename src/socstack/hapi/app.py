@@ -17,7 +17,7 @@ import email.utils
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -98,9 +98,13 @@ def _error(status: HapiStatus, detail: str | None = None) -> Response:
 class _Handlers:
     """The endpoint functions, bound to one data source."""
 
-    def __init__(self, source: HapiSource, runtime: Runtime):
+    def __init__(
+        self, source: HapiSource, runtime: Runtime, base_url: Callable[[], str] | None = None
+    ):
         self.source = source
         self.runtime = runtime
+        # Where clients reach this server, known once it is bound (``about`` names it).
+        self.base_url = base_url or (lambda: runtime.settings.public_url)
 
     # -- request checking ----------------------------------------------------------------------
     @staticmethod
@@ -204,7 +208,7 @@ class _Handlers:
         modified = self.source.last_modified()
         if _not_modified(request, modified):
             return Response(status_code=304, headers={"Last-Modified": _http_date(modified)})
-        return _json(about(settings.public_url, settings.hapi_contact), modified)
+        return _json(about(self.base_url(), settings.hapi_contact), modified)
 
     def capabilities(self, request: Request) -> Response:
         self._query(request, "capabilities")
@@ -351,11 +355,19 @@ def _error_handlers() -> dict[Any, Any]:
     return {HapiError: hapi_error, Exception: unexpected}
 
 
-def hapi_routes(runtime: Runtime, source: HapiSource | None = None) -> list[Route]:
-    """The HAPI routes (paths start with ``/hapi``)."""
+def hapi_routes(
+    runtime: Runtime,
+    source: HapiSource | None = None,
+    base_url: Callable[[], str] | None = None,
+) -> list[Route]:
+    """The HAPI routes (paths start with ``/hapi``).
+
+    ``base_url`` gives where clients reach this server (default: the settings'
+    ``public_url``); a server bound to a port known only once it listens passes its own.
+    """
     if source is None:
         source = ArchiveSource(runtime, include_unreleased=runtime.settings.hapi_include_unreleased)
-    handlers = _Handlers(source, runtime)
+    handlers = _Handlers(source, runtime, base_url)
     get = ["GET", "HEAD"]
     return [
         Route("/hapi", handlers.landing, methods=get, name="hapi_landing"),
@@ -368,10 +380,15 @@ def hapi_routes(runtime: Runtime, source: HapiSource | None = None) -> list[Rout
     ]
 
 
-def create_app(runtime: Runtime, source: HapiSource | None = None) -> Starlette:
+def create_app(
+    runtime: Runtime,
+    source: HapiSource | None = None,
+    *,
+    base_url: Callable[[], str] | None = None,
+) -> Starlette:
     """The HAPI server on its own (``socstack serve hapi``), at ``/hapi``."""
     return Starlette(
-        routes=hapi_routes(runtime, source),
+        routes=hapi_routes(runtime, source, base_url),
         middleware=[
             Middleware(_HapiEdges),
             Middleware(

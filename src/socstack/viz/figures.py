@@ -1,16 +1,19 @@
-"""Plotly figures from HAPI data: stacked panels on one time axis, lines and spectrograms.
+"""A stack of panels on one time axis, each a parameter of any dataset of one server.
 
-Panels follow the HAPI info: a parameter with ``bins`` is a spectrogram (log energy
-axis from the bin ranges where the server gives them, else from the centers; log
-colour scale; one trace per stretch of constant bins when the bins vary with time), a
-vector is one panel with a line per component labelled from the info, anything else
-one line. Fill values become gaps; every trace is reduced to the pixel columns first.
+The figure is as tall as its panels need: every panel gets the same height in pixels
+whatever their number (plotly's default fits all panels into 450 px, where four of
+them overlap their axis titles and colour bars), so a panel's y-axis title, legend,
+dataset label and colour bar fit beside it. Each panel keeps its own y-axis (scale
+and range from its :class:`~socstack.viz.links.Panel`); the y-axes do not zoom, a
+drag zooms the time axis that all panels share.
 """
 
 from __future__ import annotations
 
+import math
+import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -19,26 +22,65 @@ from plotly.subplots import make_subplots
 
 from socstack.times import format_time
 from socstack.viz.client import Table
-from socstack.viz.reduce import Line, Spectrum, cadence_of, envelope, rebin
+from socstack.viz.links import Panel
+from socstack.viz.reduce import cadence_of, envelope, rebin
+from socstack.viz.traces import (
+    ColourBar,
+    add_lines,
+    add_spectrogram,
+    axis_title,
+    bin_reference,
+    with_gaps,
+)
 
-__all__ = ["FigureStats", "NoDataError", "build_figure", "parameter_specs", "with_gaps"]
+__all__ = [
+    "PANEL_PX",
+    "FigureStats",
+    "NoDataError",
+    "PanelData",
+    "build_figure",
+    "figure_height",
+    "parameter_specs",
+]
 
-_PANEL_PX = 230
-_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf")
+#: A panel's height: room for five labelled y ticks, a legend of three components and a
+#: two-line axis title.
+PANEL_PX = 200
+#: Between panels: the dataset label of the panel below.
+GAP_PX = 34
+#: Above the first panel (the title and its label) and below the last (the time axis).
+TOP_PX, BOTTOM_PX = 64, 46
+#: An axis title is wrapped to lines of at most this many characters (about 7 px each),
+#: so that it stays within its panel's height.
+_TITLE_CHARS = 26
 
 
 class NoDataError(ValueError):
-    """The window holds no records of the dataset."""
+    """The window holds no records of any panel."""
+
+
+@dataclass
+class PanelData:
+    """What one panel draws: its options, its parameter's info, and the records.
+
+    ``table`` holds the parameter (and the parameter of its time-varying bins, if any).
+    With ``upper``, the table is a summary: its values are minima, ``upper`` the maxima
+    (fills already NaN), and the line is drawn as their envelope.
+    """
+
+    panel: Panel
+    spec: dict[str, Any]
+    table: Table
+    upper: np.ndarray | None = None
 
 
 @dataclass
 class FigureStats:
-    """What a figure carries: records read, points sent, whether it was reduced."""
+    """What a figure carries: records read per dataset, points sent, whether reduced."""
 
-    records: int = 0
+    records: dict[str, int] = field(default_factory=dict)
     points: int = 0
     reduced: bool = False
-    panels: list[str] = field(default_factory=list)
 
 
 def parameter_specs(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -46,101 +88,159 @@ def parameter_specs(info: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {str(p["name"]): p for p in (info.get("parameters") or [])[1:]}
 
 
+def figure_height(panels: int) -> int:
+    """The figure's height in pixels for ``panels`` panels."""
+    return TOP_PX + panels * PANEL_PX + max(panels - 1, 0) * GAP_PX + BOTTOM_PX
+
+
 def build_figure(
-    info: dict[str, Any],
-    parameters: list[str],
-    table: Table,
+    panels: Sequence[PanelData],
     window: tuple[int, int],
     *,
     columns: int = 1000,
     title: str = "",
-    upper: dict[str, np.ndarray] | None = None,
 ) -> tuple[go.Figure, FigureStats]:
-    """Stacked panels for ``parameters`` over ``window`` (ns), reduced to ``columns``.
-
-    ``upper`` makes ``table`` a summary: its values are minima, ``upper`` the maxima
-    (fills already NaN), and lines are drawn as their envelope.
-    """
+    """Stacked panels over ``window`` (ns), each reduced to ``columns`` pixel columns."""
     start, stop = window
-    if not len(table.time):
+    if not any(len(p.table.time) for p in panels):
         raise NoDataError(f"no data between {format_time(start, 0)} and {format_time(stop, 0)}")
-    specs = parameter_specs(info)
-    figure = make_subplots(rows=len(parameters), cols=1, shared_xaxes=True, vertical_spacing=0.04)
-    stats = FigureStats(records=len(table.time), panels=list(parameters))
-    cadence = cadence_of(table.time)
-    for row, name in enumerate(parameters, start=1):
-        spec = specs[name]
-        values = with_gaps(table.values[name], spec)
-        if spec.get("bins") and values.ndim == 2:
-            bins = table.values.get(_bin_reference(spec)) if _bin_reference(spec) else None
-            spectrum = rebin(
-                table.time, values, start, stop, columns=columns, bins=bins, cadence=cadence
-            )
-            _add_spectrogram(figure, (row, len(parameters)), spec, spectrum, stats)
-            stats.reduced |= spectrum.reduced
-        else:
-            high = None if upper is None else upper[name]
-            line = envelope(
-                table.time, values, start, stop, columns=columns, cadence=cadence, upper=high
-            )
-            _add_lines(figure, row, spec, line, stats)
-            stats.reduced |= line.reduced
-        figure.update_yaxes(title_text=_axis_title(spec), row=row, col=1)
+    rows = len(panels)
+    area = rows * PANEL_PX + (rows - 1) * GAP_PX
+    figure = make_subplots(
+        rows=rows, cols=1, shared_xaxes=True, vertical_spacing=GAP_PX / area if rows > 1 else 0
+    )
+    stats = FigureStats()
+    for row, data in enumerate(panels, start=1):
+        bottom, top = _domain(figure, row)
+        dataset = data.panel.dataset
+        stats.records[dataset] = max(stats.records.get(dataset, 0), len(data.table.time))
+        bar = ColourBar(bottom, top)
+        positive = _draw_panel(
+            figure, row, data, window=window, columns=columns, bar=bar, stats=stats
+        )
+        _label(figure, data, top)
+        _y_axis(figure, row, data, positive)
     figure.update_xaxes(range=[_iso(start), _iso(stop)], type="date")
     figure.update_layout(
-        height=max(320, _PANEL_PX * len(parameters) + 90),
-        margin={"l": 80, "r": 170, "t": 50, "b": 40},
-        title={"text": title, "x": 0.01, "font": {"size": 15}},
+        height=figure_height(rows),
+        margin={"l": 84, "r": 170, "t": TOP_PX, "b": BOTTOM_PX},
+        title={"text": title, "x": 0.01, "y": 1 - 14 / figure_height(rows), "yanchor": "top"},
+        title_font_size=15,
         hovermode="x",
         uirevision=title,
         template="plotly_white",
     )
-    _place_legends(figure, len(parameters))
+    _place_legends(figure, rows)
     return figure, stats
 
 
-def with_gaps(raw: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
-    """Values as floats with fill values as NaN; copied only when a fill is present."""
-    values = np.asarray(raw, dtype=np.float64)  # no copy for doubles (a year: 750 MB)
-    fill = spec.get("fill")
-    if fill in (None, "", "null"):
-        return values
-    try:
-        fill_value = float(fill)
-    except ValueError:
-        return values
-    if np.isnan(fill_value):
-        return values
-    filled = values == fill_value
-    if filled.any():
-        values = np.where(filled, np.nan, values)
-        values = np.asfortranarray(values) if raw.flags.f_contiguous else values
-    return values
+def _draw_panel(
+    figure: go.Figure,
+    row: int,
+    data: PanelData,
+    *,
+    window: tuple[int, int],
+    columns: int,
+    bar: ColourBar,
+    stats: FigureStats,
+) -> bool | None:
+    """The panel's traces; whether a spectrogram's bins are all positive (None: lines)."""
+    start, stop = window
+    table, spec = data.table, data.spec
+    if not len(table.time):
+        _no_data(figure, row)
+        return None
+    cadence = cadence_of(table.time)
+    values = with_gaps(table.values[spec["name"]], spec)
+    if spec.get("bins") and values.ndim == 2:
+        ref = bin_reference(spec)
+        bins = table.values.get(ref) if ref else None
+        spectrum = rebin(
+            table.time, values, start, stop, columns=columns, bins=bins, cadence=cadence
+        )
+        points, positive = add_spectrogram(figure, row, spec, spectrum, bar)
+        stats.points += points
+        stats.reduced |= spectrum.reduced
+        return positive
+    line = envelope(
+        table.time, values, start, stop, columns=columns, cadence=cadence, upper=data.upper
+    )
+    stats.points += add_lines(figure, row, spec, line)
+    stats.reduced |= line.reduced
+    return None
 
 
-def _labels(spec: dict[str, Any], count: int) -> list[str]:
-    label = spec.get("label")
-    if isinstance(label, list) and len(label) == count:
-        return [str(v) for v in label]
-    name = str(label or spec["name"])
-    return [name] if count == 1 else [f"{name}[{i}]" for i in range(count)]
+def _domain(figure: go.Figure, row: int) -> tuple[float, float]:
+    axis = figure.layout["yaxis" if row == 1 else f"yaxis{row}"]
+    low, high = axis.domain if axis.domain else (0.0, 1.0)
+    return float(low), float(high)
 
 
-def _units(spec: dict[str, Any]) -> str:
-    units = spec.get("units")
-    if isinstance(units, list):
-        units = units[0] if units else None
-    return "" if units in (None, "dimensionless") else str(units)
+def _y_axis(figure: go.Figure, row: int, data: PanelData, positive: bool | None) -> None:
+    """The panel's y-axis: title, scale (auto: log for positive bins) and range."""
+    panel = data.panel
+    log = panel.scale == "log" or (panel.scale == "auto" and bool(positive))
+    options: dict[str, Any] = {
+        "title_text": _wrapped(axis_title(data.spec)),
+        "title_font_size": 12,
+        "type": "log" if log else "linear",
+        "fixedrange": True,  # a drag zooms time; a panel's y-range is set in the page
+        "automargin": True,
+    }
+    low, high = (_axis_end(v, log) for v in (panel.low, panel.high))
+    if low is not None and high is not None:
+        options.update(range=[low, high], autorange=False)
+    elif low is not None:
+        options.update(range=[low, None], autorange="max")
+    elif high is not None:
+        options.update(range=[None, high], autorange="min")
+    figure.update_yaxes(row=row, col=1, **options)
 
 
-def _axis_title(spec: dict[str, Any]) -> str:
-    label = spec.get("label")
-    name = spec["name"] if isinstance(label, list) or not label else str(label)
-    if spec.get("bins"):
-        axis = spec["bins"][0]
-        return f"{axis.get('label') or axis.get('name', '')} ({axis.get('units') or ''})"
-    units = _units(spec)
-    return f"{name} ({units})" if units else str(name)
+def _axis_end(value: float | None, log: bool) -> float | None:
+    """A range end in plotly's axis units: log10 of the value on a log axis.
+
+    A value that is not above zero cannot end a log axis: that end follows the data
+    (the page refuses it for a panel set to log; an "auto" spectrogram ends up here).
+    """
+    if value is None:
+        return None
+    if log:
+        return math.log10(value) if value > 0 else None
+    return value
+
+
+def _label(figure: go.Figure, data: PanelData, top: float) -> None:
+    """The panel's dataset, above its top left corner (the y-axis title names the rest)."""
+    figure.add_annotation(
+        text=data.panel.dataset,
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=top,
+        xanchor="left",
+        yanchor="bottom",
+        showarrow=False,
+        font={"size": 11, "color": "#556"},
+    )
+
+
+def _no_data(figure: go.Figure, row: int) -> None:
+    bottom, top = _domain(figure, row)
+    figure.add_annotation(
+        text="no data in this window",
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=(bottom + top) / 2,
+        showarrow=False,
+        font={"size": 13, "color": "#889"},
+    )
+
+
+def _wrapped(title: str) -> str:
+    """The title in lines short enough to stay beside its panel."""
+    return "<br>".join(textwrap.wrap(title, _TITLE_CHARS)[:3]) or title
 
 
 def _iso(ns: int) -> str:
@@ -148,131 +248,11 @@ def _iso(ns: int) -> str:
     return format_time(int(ns), 3).rstrip("Z")
 
 
-def _ms(ns: np.ndarray) -> np.ndarray:
-    """Trace times as milliseconds since 1970, which a date axis reads as dates.
-
-    plotly sends float arrays to the browser as base64: half the bytes of date strings.
-    """
-    return ns / 1e6
-
-
-def _add_lines(
-    figure: go.Figure, row: int, spec: dict[str, Any], line: Line, stats: FigureStats
-) -> None:
-    x, y = line.x, line.y
-    columns = y.reshape(len(y), -1)
-    labels = _labels(spec, columns.shape[1])
-    times = _ms(x)
-    for k, label in enumerate(labels):
-        figure.add_trace(
-            go.Scatter(
-                x=times,
-                y=columns[:, k],
-                mode="lines",
-                name=label,
-                line={"width": 1, "color": _COLOURS[k % len(_COLOURS)]},
-                legend="legend" if row == 1 else f"legend{row}",
-                connectgaps=False,
-            ),
-            row=row,
-            col=1,
-        )
-        stats.points += len(x)
-
-
-def _bin_reference(spec: dict[str, Any]) -> str | None:
-    axis = (spec.get("bins") or [{}])[0]
-    ref = axis.get("centers")
-    return ref if isinstance(ref, str) else None
-
-
-def _edges(axis: dict[str, Any], centers: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Bin edges (ascending) and the order that sorts the bins: ranges first, else centers."""
-    ranges = axis.get("ranges")
-    if isinstance(ranges, list) and ranges and centers is None:
-        low_high = np.array(ranges, dtype=np.float64)
-        order = np.argsort(low_high[:, 0])
-        low, high = low_high[order, 0], low_high[order, 1]
-        inner = (high[:-1] + low[1:]) / 2  # adjacent ranges meet; a gap is split evenly
-        return np.concatenate(([low[0]], inner, [high[-1]])), order
-    if centers is None:
-        centers = np.array(axis.get("centers") or [], dtype=np.float64)
-    order = np.argsort(centers)
-    c = centers[order]
-    if len(c) == 1:
-        return np.array([c[0] * 0.9, c[0] * 1.1]), order
-    if (c > 0).all():  # geometric midpoints: the energy axis is logarithmic
-        mid = np.sqrt(c[:-1] * c[1:])
-        first, last = c[0] ** 2 / mid[0], c[-1] ** 2 / mid[-1]
-    else:
-        mid = (c[:-1] + c[1:]) / 2
-        first, last = 2 * c[0] - mid[0], 2 * c[-1] - mid[-1]
-    return np.concatenate(([first], mid, [last])), order
-
-
-def _add_spectrogram(
-    figure: go.Figure,
-    place: tuple[int, int],
-    spec: dict[str, Any],
-    spectrum: Spectrum,
-    stats: FigureStats,
-) -> None:
-    row, rows = place
-    axis = spec["bins"][0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logged = np.where(spectrum.z > 0, np.log10(spectrum.z), np.nan)
-    finite = logged[np.isfinite(logged)]
-    low, high = np.percentile(finite, [1, 99]) if len(finite) else (0.0, 1.0)
-    # A zero (no counts) is the bottom of the colour scale; only a fill (NaN) is a gap.
-    logged[spectrum.z <= 0] = low
-    # One trace per stretch of columns whose bins are the same (time-varying bins).
-    if spectrum.bins is None:
-        stretches = [(0, len(spectrum.x), None)]
-    else:
-        change = np.flatnonzero(np.any(np.diff(spectrum.bins, axis=0) != 0, axis=1)) + 1
-        bounds = [0, *change.tolist(), len(spectrum.x)]
-        stretches = [(a, b, spectrum.bins[a]) for a, b in pairwise(bounds)]
-    units = _units(spec)
-    positive = True
-    for index, (a, b, centers) in enumerate(stretches):
-        edges, order = _edges(axis, None if centers is None else np.asarray(centers, float))
-        positive &= bool((edges > 0).all())
-        z = logged[a:b][:, order].T.astype(np.float32)
-        figure.add_trace(
-            go.Heatmap(
-                x=_ms(spectrum.x[a:b]),
-                y=edges,
-                z=z,
-                zmin=float(low),
-                zmax=float(high),
-                colorscale="Viridis",
-                showscale=index == 0,
-                colorbar={
-                    "title": {"text": f"log10 {spec.get('label') or spec['name']}<br>{units}"},
-                    "len": 0.9 / rows,
-                    "y": 1 - (row - 0.5) / rows,
-                    "x": 1.01,
-                    "thickness": 14,
-                },
-                name=str(spec["name"]),
-                hovertemplate="%{x}<br>%{y:.4g} "
-                + str(axis.get("units") or "")
-                + "<br>log10 value %{z:.3f}<extra></extra>",
-            ),
-            row=row,
-            col=1,
-        )
-        stats.points += int(z.size)
-    if positive:
-        figure.update_yaxes(type="log", row=row, col=1)
-
-
 def _place_legends(figure: go.Figure, rows: int) -> None:
     """One legend beside each panel (plotly's several legends), at the panel's top."""
     layout: dict[str, Any] = {}
     for row in range(1, rows + 1):
-        axis = figure.layout["yaxis" if row == 1 else f"yaxis{row}"]
-        top = axis.domain[1] if axis.domain else 1.0
+        _, top = _domain(figure, row)
         layout["legend" if row == 1 else f"legend{row}"] = {
             "x": 1.01,
             "y": top,

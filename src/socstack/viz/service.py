@@ -54,6 +54,7 @@ def create_viz_app(settings: Settings, base_url: Callable[[], str]) -> ASGIApp:
         endpoints_for(settings, base_url),
         cache_bytes=settings.viz_cache_mb * 2**20,
         timeout=settings.viz_timeout,
+        default_view=settings.viz_default_view,
     )
     app = _Viz(WSGIMiddleware(dash_app.server, workers=8))  # type: ignore[arg-type]
     app.dash = dash_app  # type: ignore[attr-defined] - for tests and the benchmark
