@@ -214,3 +214,51 @@ def test_a_panel_asks_for_the_part_of_the_window_its_dataset_covers(hapi: str) -
     late = (parse_time("2025-01-03T00:00Z"), parse_time("2025-01-03T01:00Z"))
     with pytest.raises(HapiClientError, match="HAPI error 1405"):
         viewer.panels(view, late, 100)
+
+
+class _WebServer(LiveServer):
+    """The whole web app (API, HAPI, viz) on a real port, the viz reading it over HTTP."""
+
+    def build(self, runtime):  # type: ignore[no-untyped-def]
+        from socstack.web import create_web_app
+
+        return create_web_app(runtime, lambda: self.base)
+
+
+def _callback(base: str, output_starts: str, inputs: list[dict]) -> dict:
+    """Run one of the viz's Dash callbacks as the browser would, over HTTP."""
+    dependencies = httpx.get(f"{base}/viz/_dash-dependencies", timeout=30).json()
+    spec = next(c for c in dependencies if c["output"].startswith(output_starts))
+    outputs = [
+        {"id": part.split(".")[0], "property": part.split(".")[1].split("@")[0]}
+        for part in spec["output"].strip(".").split("...")
+    ]
+    body = {
+        "output": spec["output"],
+        "outputs": outputs,
+        "inputs": inputs,
+        "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs],
+        "state": [],
+    }
+    response = httpx.post(f"{base}/viz/_dash-update-component", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()["response"]
+
+
+def test_the_gallery_of_a_mission_without_quicklooks_says_so(tmp_path: Path) -> None:
+    from socstack.catalog.migrate import upgrade
+    from tests.integration.test_polar_mission import POLAR
+
+    server = _WebServer(tmp_path / "data", missions=[POLAR])
+    upgrade(server.runtime.catalog)
+    with server:
+        answer = _callback(
+            server.base,
+            "..ql-instrument.options",
+            [{"id": "url", "property": "pathname", "value": "/viz/quicklooks"}],
+        )
+    assert answer["ql-message"] == {
+        "children": "No mission here makes quicklooks (products of level ql).",
+        "hidden": False,
+    }
+    assert answer["ql-instrument"] == {"options": []}

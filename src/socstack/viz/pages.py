@@ -19,11 +19,27 @@ from socstack.viz.links import Endpoints
 
 __all__ = ["quicklooks_layout", "register_pages", "status_layout"]
 
-_STATUSES = ("queued", "running", "blocked", "succeeded", "failed", "timed_out", "superseded")
+_STATUSES = (
+    "queued",
+    "running",
+    "blocked",
+    "succeeded",
+    "skipped",
+    "failed",
+    "timed_out",
+    "superseded",
+)
+#: What the gallery says when no loaded mission has quicklooks: the API then refuses
+#: ``level=ql`` as a level no mission has (422), which is no error of the page's.
+NO_QUICKLOOKS = "No mission here makes quicklooks (products of level ql)."
 
 
 class ApiError(Exception):
     """socstack's API could not be read; the message is for the page."""
+
+    def __init__(self, message: str, status: int | None = None):
+        self.status = status
+        super().__init__(message)
 
 
 def quicklooks_layout() -> html.Div:
@@ -82,7 +98,10 @@ def register_pages(app: dash.Dash, endpoints: Endpoints, timeout: float) -> None
                 )
                 else None
             )
-            raise ApiError(f"{base}{path} answered HTTP {response.status_code}: {detail or ''}")
+            raise ApiError(
+                f"{base}{path} answered HTTP {response.status_code}: {detail or ''}",
+                response.status_code,
+            )
         return response.json()
 
     @app.callback(
@@ -99,7 +118,7 @@ def register_pages(app: dash.Dash, endpoints: Endpoints, timeout: float) -> None
         try:
             files = get("/files", level="ql", limit=10_000)["files"]
         except ApiError as exc:
-            return [], None, str(exc), False
+            return [], None, NO_QUICKLOOKS if exc.status == 422 else str(exc), False
         instruments = sorted({f["instrument"] for f in files})
         latest = max((f["partition"] for f in files), default=None)
         return [{"label": i, "value": i} for i in instruments], _day_text(latest), "", True
@@ -131,7 +150,7 @@ def register_pages(app: dash.Dash, endpoints: Endpoints, timeout: float) -> None
         try:
             files = get("/files", **params)["files"]
         except ApiError as exc:
-            return [], str(exc), False
+            return [], NO_QUICKLOOKS if exc.status == 422 else str(exc), False
         if not files:
             return [], f"No quicklooks from {first} to {last}.", False
         by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
