@@ -520,25 +520,42 @@ def test_a_stack_of_datasets_shares_one_time_axis_without_overlaps(
         )
         return page if ok else None
 
-    page = wait_for(logged, "the density panel on a log axis from 1 to 100")
+    wait_for(logged, "the density panel on a log axis from 1 to 100")
+
+    # A third dataset at the bottom: field, density, spectrogram and beta on one axis.
+    choose(browser, "dataset", "demo_sw_l2")
+    choose(browser, "parameters", "beta")
+    browser.find_element(By.ID, "add-panels").click()
+    final = [*STACK[:1], "demo_pls_l2/density;scale=log;range=1:100", STACK[2], "demo_sw_l2/beta"]
+
+    def four() -> dict[str, Any] | None:
+        page = state(browser)
+        ok = stacked(browser, final) and panel_names(page)[:3] == STACK_TRACES
+        return page if ok and len(page["y"]) == 4 else None
+
+    page = wait_for(four, "four panels of three datasets")
 
     # One time axis: every panel's the same range; only the bottom one labelled.
     assert len(set(window(page))) == 1, window(page)
     assert window(page)[0] == (ms("2025-01-01T06:00Z"), ms("2025-01-01T12:00Z"))
-    assert [x["matches"] for x in page["x"]] == ["x3", "x3", None]
-    # The figure is as tall as its three panels need, not plotly's 450 px.
-    assert page["height"] >= 3 * 180 + 100 and abs(page["box"] - page["height"]) <= 2, page
+    assert [x["matches"] for x in page["x"]] == ["x4", "x4", "x4", None]
+    # The figure is as tall as its four panels need, not plotly's 450 px.
+    assert page["height"] >= 4 * 180 + 100 and abs(page["box"] - page["height"]) <= 2, page
     boxes = browser.execute_script(_BOXES)
     panels = boxes["panels"]
-    assert all(p["bottom"] - p["top"] >= 180 for p in panels), panels
-    assert all(panels[k]["bottom"] < panels[k + 1]["top"] for k in range(2)), panels
+    assert len(panels) == 4 and all(p["bottom"] - p["top"] >= 180 for p in panels), panels
+    assert all(panels[k]["bottom"] < panels[k + 1]["top"] for k in range(3)), panels
     # Each axis title beside its own panel; nothing of one panel over another's.
     for k, title in enumerate(boxes["titles"]):
         assert title is not None and within(title, panels[k]), (k, title, panels[k])
     assert len(boxes["colorbars"]) == 1 and within(boxes["colorbars"][0], panels[2])
     assert len(boxes["legends"]) == 1 and within(boxes["legends"][0], panels[0])
-    labels = [b for b in boxes["labels"] if b["text"] in ("demo_mag_l2_1s", "demo_pls_l2")]
-    assert len(labels) == 3
+    datasets = ("demo_mag_l2_1s", "demo_pls_l2", "demo_sw_l2")
+    labels = sorted((b for b in boxes["labels"] if b["text"] in datasets), key=lambda b: b["top"])
+    expected = ["demo_mag_l2_1s", "demo_pls_l2", "demo_pls_l2", "demo_sw_l2"]
+    assert [b["text"] for b in labels] == expected, labels
+    for k, label in enumerate(labels):  # each panel says which dataset it shows
+        assert panel_of(label, panels) == k, (k, label, panels)
     elements = [*boxes["titles"], *boxes["colorbars"], *boxes["legends"], *labels]
     for a, b in itertools.combinations(elements, 2):
         assert not overlap(a, b), (a, b)
