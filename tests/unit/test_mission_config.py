@@ -593,3 +593,19 @@ def test_inputs_are_named_by_their_product_unless_named() -> None:
     rule = registry.mission("demo").rules["mag_l1b"]
     assert [i.name for i in rule.inputs] == ["mag_l1a", "mag_cal"]
     assert [i.requirement for i in rule.inputs] == ["all", "all"]
+
+
+def test_schema_and_cross_reference_mistakes_come_out_together(tmp_path: Path) -> None:
+    config = full_mission()
+    config["products"]["mag_l1a"]["formt"] = "cdf"  # a schema mistake in one product
+    config["datasets"]["test_mag_l2"]["parameters"][0]["variable"] = "b_gsm"  # and elsewhere
+    folder = write(tmp_path / "test", config)
+    with pytest.raises(ConfigError) as caught:
+        load_mission(folder)
+    assert [p.field for p in caught.value.problems] == [
+        "products.mag_l1a.formt",
+        "datasets.test_mag_l2.parameters[0].variable",
+    ], str(caught.value)
+    # The rule reading mag_l1a is not said to name an unknown product: the product's own
+    # mistake is the one to fix.
+    assert "unknown product" not in str(caught.value)

@@ -98,7 +98,8 @@ def mission_check(ctx: click.Context, folders: tuple[Path, ...]) -> None:
             load_callable(item, rule.function, field=f"rules.{rule.id}.function")
         if item.simulator:
             load_callable(item, item.simulator, field="simulator")
-        formats = f", {len(item.formats)} formats of its own" if item.formats else ""
+        own = len(item.formats)
+        formats = f", {own} format{'s' if own > 1 else ''} of its own" if own else ""
         click.echo(
             f"{item.name}: {len(item.products)} products, {len(item.datasets)} datasets,"
             f" {len(item.rules)} rules{formats}: ok"

@@ -187,6 +187,39 @@ def _mission_formats(
     return readers, [lines.at(p) for p in problems]
 
 
+_SECTIONS = ("instruments", "products", "datasets", "rules")
+
+
+def _checks_of_the_rest(
+    data: dict[str, Any], exc: ValidationError, context: dict[str, Any], lines: _Lines
+) -> list[Problem]:
+    """The cross-reference problems of the entries whose schema holds.
+
+    So that one file's mistakes come out at once, the entries pydantic refused are left
+    out and the rest is checked; a problem that only says a left-out entry is unknown
+    is not reported (its own problem is).
+    """
+    dropped: dict[str, set[str]] = {}
+    for error in exc.errors():
+        loc = error["loc"]
+        if len(loc) < 2 or loc[0] not in _SECTIONS:
+            return []  # a mistake of the mission itself: the rest cannot be checked
+        dropped.setdefault(str(loc[0]), set()).add(str(loc[1]))
+    rest = dict(data)
+    for section, ids in dropped.items():
+        entries = rest.get(section)
+        if isinstance(entries, dict):
+            rest[section] = {k: v for k, v in entries.items() if str(k) not in ids}
+    try:
+        partial = Mission.model_validate(rest, context=context)
+    except ValidationError:
+        return []
+    gone = {f"'{i}'" for ids in dropped.values() for i in ids}
+    return [
+        lines.at(p) for p in check_mission(partial) if not any(name in p.message for name in gone)
+    ]
+
+
 def load_mission(folder: Path) -> Mission:
     """Load and validate the mission in ``folder``.
 
@@ -205,9 +238,9 @@ def load_mission(folder: Path) -> Mission:
     try:
         mission = Mission.model_validate(data, context=context)
     except ValidationError as exc:
-        raise ConfigError(
-            source=str(source), problems=problems + _schema_problems(exc, lines)
-        ) from exc
+        problems += _schema_problems(exc, lines)
+        problems += _checks_of_the_rest(data, exc, context, lines)
+        raise ConfigError(source=str(source), problems=problems) from exc
     problems += [lines.at(p) for p in check_mission(mission)]
     if problems:
         raise ConfigError(source=str(source), problems=problems)
