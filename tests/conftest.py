@@ -94,7 +94,10 @@ def empty_postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
-_TABLES = "provenance, files, quarantine, jobs, events, planner_state"
+CATALOG_TABLES = (
+    "provenance, files, quarantine, jobs, events, planner_state,"
+    " release_approvals, releases, tokens, memberships, users, audit"
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -109,7 +112,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = request.getfixturevalue("postgres_database")
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE"))
+        connection.execute(text(f"TRUNCATE {CATALOG_TABLES} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return url
 

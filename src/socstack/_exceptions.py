@@ -16,7 +16,11 @@ codes and one clear line in the CLI.
     │   └── ConflictError      the name is archived already with different content
     ├── StorageError           the archive or quarantine store failed (often transient)
     │   └── FileChanged        a file changed while it was being read; nothing was kept
-    └── CatalogError           the catalog database failed (often transient)
+    ├── CatalogError           the catalog database failed (often transient)
+    └── AccessError            a request may not be served as asked
+        ├── AuthenticationError    credentials are malformed, unknown, expired or revoked
+        ├── AccessDenied           the identity may not do this (a token would not help)
+        └── TooManyFailures        too many failed authentications from one client
 """
 
 from __future__ import annotations
@@ -130,3 +134,25 @@ class FileChanged(StorageError):  # noqa: N818 - like FileRejected, an outcome t
 
 class CatalogError(SocError):
     """The catalog database failed."""
+
+
+class AccessError(SocError):
+    """A request may not be served as it was asked."""
+
+    exit_code = 77  # EX_NOPERM
+
+
+class AuthenticationError(AccessError):
+    """Credentials were given and do not hold (the message never repeats them)."""
+
+
+class AccessDenied(AccessError):  # noqa: N818 - a refusal, as FileRejected
+    """The identity is known and may not do this."""
+
+
+class TooManyFailures(AccessError):  # noqa: N818
+    """Too many failed authentications from one client; it must wait ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: int):
+        self.retry_after = retry_after
+        super().__init__(message)

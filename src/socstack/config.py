@@ -118,6 +118,37 @@ class Settings(BaseSettings):
     )
     hapi_gzip_level: int = Field(3, ge=1, le=9, description="gzip level of HAPI responses.")
 
+    admin_token: str = Field(
+        "",
+        repr=False,
+        description=(
+            "A deployment's initial admin token (from its secrets), registered at"
+            " `socstack db upgrade`; embedded mode makes one at first start instead."
+        ),
+    )
+    token_cache_seconds: float = Field(
+        5.0, ge=0, description="Seconds a checked token is remembered (a revocation's delay)."
+    )
+    release_cache_seconds: float = Field(
+        1.0, ge=0, description="Seconds a product's releases are remembered by each process."
+    )
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description=(
+            "Proxies (comma-separated addresses, or *) whose X-Forwarded-For is believed:"
+            " the ingress, so failed sign-ins are counted per client, not per proxy."
+        ),
+    )
+    auth_failures_per_minute: int = Field(
+        20, gt=0, description="Failed authentications a client may make a minute (then 429)."
+    )
+    oidc_jwks: str = Field(
+        "", description="An OpenID Connect provider's key set (https URL or file) for JWTs."
+    )
+    oidc_issuer: str = Field("", description="The issuer a JWT must name.")
+    oidc_audience: str = Field("socstack", description="The audience a JWT must name.")
+    oidc_groups_claim: str = Field("groups", description="The JWT claim that lists groups.")
+
     viz_hapi_url: str = Field(
         "", description="HAPI server the viz opens with (default: this socstack's /hapi)."
     )

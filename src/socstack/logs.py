@@ -12,6 +12,7 @@ import logging
 import sys
 from typing import TextIO
 
+from socstack.access.redact import RedactTokens
 from socstack.config import Settings
 
 _STANDARD_ATTRS = frozenset(
@@ -61,6 +62,7 @@ def setup_logging(settings: Settings, stream: TextIO | None = None) -> None:
     for old in [h for h in root.handlers if getattr(h, "_socstack", False)]:
         root.removeHandler(old)  # ours from an earlier call; other handlers stay
     handler._socstack = True  # type: ignore[attr-defined]
+    handler.addFilter(RedactTokens())  # no token ever reaches a log, whoever logs it
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     # Access logs of every request drown the pipeline's own messages.

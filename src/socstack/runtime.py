@@ -16,6 +16,7 @@ from socstack.config import Settings
 from socstack.mission.loader import MissionRegistry, load_missions
 
 if TYPE_CHECKING:
+    from socstack.access.service import Access
     from socstack.ingest.service import Ingestor
 
 __all__ = ["Runtime"]
@@ -50,6 +51,13 @@ class Runtime:
     def missions(self) -> MissionRegistry:
         """Every configured mission."""
         return load_missions(self.settings.missions, queues=self.settings.queues)
+
+    @cached_property
+    def access(self) -> Access:
+        """Accounts, releases and the one authorization function."""
+        from socstack.access.service import Access
+
+        return Access(self.catalog, self.missions, self.settings)
 
     @cached_property
     def ingestor(self) -> Ingestor:

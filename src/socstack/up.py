@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from socstack.catalog.migrate import upgrade
 from socstack.catalog.models import File
 from socstack.config import Settings
+from socstack.edge import SecurityHeaders
 from socstack.ingest.watcher import DropBox
 from socstack.mission.code import load_callable
 from socstack.runtime import Runtime
@@ -47,6 +48,28 @@ def seed_demo(runtime: Runtime, folder: Path, say: Callable[[str], None]) -> lis
         )
         written += simulate(settings.demo_start, settings.demo_days, folder, mission=mission)
     return written
+
+
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+
+
+def _first_admin(runtime: Runtime, say: Callable[[str], None]) -> None:
+    """At first start, make the admin's token, show it once and keep it for its owner.
+
+    It is kept in the data folder, readable by its owner only (mode 0600), so the person
+    who started ``up`` can find it again; a deployment's admin token comes from its
+    secrets instead (``SOC_ADMIN_TOKEN``, registered by ``socstack db upgrade``).
+    """
+    settings = runtime.settings
+    text = runtime.access.accounts.ensure_admin(settings.admin_token or None, actor="up")
+    if text is None:
+        return
+    path = settings.data_dir / ADMIN_TOKEN_FILE
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text + "\n")
+    os.chmod(path, 0o600)
+    say(f"admin token (shown once; kept in {path}, mode 0600): {text}")
 
 
 def _archive_is_empty(runtime: Runtime) -> bool:
@@ -76,14 +99,29 @@ class PublicUrl:
         return self.url
 
 
-def serve(app: object, host: str, port: int, on_started: Callable[[int], None]) -> None:
-    """Run uvicorn in this thread until a signal stops it; report the bound port."""
+def serve(
+    app: object,
+    host: str,
+    port: int,
+    on_started: Callable[[int], None],
+    *,
+    forwarded_allow_ips: str = "127.0.0.1",
+) -> None:
+    """Run uvicorn in this thread until a signal stops it; report the bound port.
+
+    ``X-Forwarded-For`` is believed only from ``forwarded_allow_ips`` (the ingress), so
+    the failed sign-ins are counted per client and never per proxy, and a client cannot
+    pick its own address by sending the header itself.
+    """
     config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        SecurityHeaders(app),  # type: ignore[arg-type]
         host=host,
         port=port,
         log_config=None,
         access_log=False,
+        server_header=False,  # no banner naming the software and its version
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
@@ -128,6 +166,7 @@ def up(
     incoming.mkdir(parents=True, exist_ok=True)
     say(f"data in {settings.data_dir}")
     upgrade(runtime.catalog)
+    _first_admin(runtime, say)
     missions = list(runtime.missions)
     say(f"missions: {', '.join(m.name for m in missions)}")
     runtime.archive.sweep_temporary()
@@ -162,7 +201,13 @@ def up(
         say(f"drop box: {incoming}   stop with Ctrl-C")
 
     try:
-        serve(create_web_app(runtime, public), host, port, started)
+        serve(
+            create_web_app(runtime, public),
+            host,
+            port,
+            started,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+        )
     finally:
         stop.set()
         for thread in (watcher, planner):

@@ -34,6 +34,7 @@ from socstack.runtime import Runtime
 from socstack.times import parse_time
 from socstack.web import create_web_app
 from tests.conftest import PROCESSED_DAYS, REPO, explicit_settings, unavailable
+from tests.integration.people import bearer, person
 from tests.integration.test_hapi import LiveServer
 
 pytestmark = pytest.mark.browser
@@ -720,17 +721,52 @@ def test_errors_are_messages_in_the_page(browser: Any, site: Site) -> None:
     assert "Traceback" not in browser.page_source
 
 
-def test_quicklook_gallery_and_pipeline_status(browser: Any, site: Site) -> None:
-    from selenium.webdriver.common.by import By
-
+def test_quicklook_gallery(browser: Any, site: Site) -> None:
+    """The gallery reads /api/files without credentials: the quicklooks are public."""
     browser.get(f"{site.base}/viz/quicklooks")
     images = wait_for(lambda: loaded_images(browser, 4), "four loaded quicklook images")
     assert any("demo_mag_ql_daily_20250102" in i.get_attribute("src") for i in images)
     shoot(browser, "quicklooks")
 
-    counts = httpx.get(f"{site.base}/api/jobs?limit=1").json()["counts"]
+
+@pytest.fixture(scope="module")
+def operator(archive: Path) -> str:
+    """An operator's token in the site's catalog (the jobs are the operators')."""
+    runtime = Runtime(explicit_settings(archive))
+    token = person(runtime, "ops", ["operators"], ["read", "run"])
+    runtime.close()
+    return token
+
+
+def test_pipeline_status_after_signing_in(browser: Any, site: Site, operator: str) -> None:
+    """Anonymous is asked to sign in; signed in with a token, the operator sees the jobs."""
+    from selenium.webdriver.common.by import By
+
+    counts = httpx.get(f"{site.base}/api/jobs?limit=1", headers=bearer(operator)).json()["counts"]
     assert sum(counts.values()) > 0
     blocked = min(counts.get("blocked", 0), 50)
+    browser.delete_all_cookies()
+    browser.get(f"{site.base}/viz/status")
+    wait_for(
+        lambda: (
+            "Sign in as a mission's team member or an operator"
+            in browser.find_element(By.ID, "status-message").text
+        ),
+        "the page asking anonymous to sign in",
+    )
+    browser.get(f"{site.base}/viz/signin")
+    field = wait_for(lambda: browser.find_element(By.ID, "signin-token"), "the sign-in form")
+    field.send_keys("soc_0123456789abcdef_" + "w" * 43 + "\n")  # not a token of this site
+    wait_for(
+        lambda: "not valid here" in browser.find_element(By.ID, "signin-message").text,
+        "a wrong token refused in the page",
+    )
+    field = wait_for(lambda: browser.find_element(By.ID, "signin-token"), "the form again")
+    field.send_keys(operator + "\n")
+    wait_for(lambda: "ops (operators)" in browser.find_element(By.ID, "who").text, "signed in")
+    cookie = browser.get_cookie("socstack_token")
+    assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert operator not in browser.current_url, "the token never goes in a URL"
     browser.get(f"{site.base}/viz/status")
 
     def status() -> dict[str, str] | None:
@@ -745,6 +781,8 @@ def test_quicklook_gallery_and_pipeline_status(browser: Any, site: Site) -> None
 
     wait_for(status, f"the tiles showing {counts} and {blocked} blocked jobs")
     shoot(browser, "status")
+    browser.find_element(By.ID, "signout").click()
+    wait_for(lambda: browser.get_cookie("socstack_token") is None, "signed out")
 
 
 def loaded_images(browser: Any, count: int) -> list[Any] | None:

@@ -1,4 +1,8 @@
-"""The data-center API on both catalog backends: search, download, upload, events, errors."""
+"""The data-center API on both catalog backends: search, download, upload, events, errors.
+
+These test what the API does, so they ask as an admin (who may do everything); who may
+do what is tested in test_api_access.py.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from socstack.catalog.models import FileSource
 from socstack.runtime import Runtime
 from socstack.web import create_web_app
 from tests.conftest import archive_listing
+from tests.integration.people import admin_token, bearer
 
 MAG1 = "demo_mag_l0_raw_20250101_v1.0.0.pkts"
 MAG2 = "demo_mag_l0_raw_20250102_v1.0.0.pkts"
@@ -24,7 +29,11 @@ CAL = "demo_mag_anc_cal_20250101_v1.0.0.csv"
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_web_app(runtime), raise_server_exceptions=False) as test_client:
+    with TestClient(
+        create_web_app(runtime),
+        raise_server_exceptions=False,
+        headers=bearer(admin_token(runtime)),
+    ) as test_client:
         yield test_client
 
 

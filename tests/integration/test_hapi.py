@@ -28,15 +28,9 @@ from tests.conftest import explicit_settings
 
 MAG = "demo_mag_l2_1s"
 PLS = "demo_pls_l2"
-DATASETS = (
-    "demo_mag_l2_1s",
-    "demo_mag_l2_1m",
-    "demo_mag_l1b",
-    "demo_pls_l2",
-    "demo_pls_l1b",
-    "demo_sw_l2",
-)
-INTERNAL = ("demo_mag_l1a", "demo_pls_l1a")  # level l1a is not public: shown only on request
+DATASETS = ("demo_mag_l2_1s", "demo_mag_l2_1m", "demo_pls_l2", "demo_sw_l2")
+# Levels below L2 are the instruments' teams': shown to them, or on an internal server.
+INTERNAL = ("demo_mag_l1a", "demo_mag_l1b", "demo_pls_l1a", "demo_pls_l1b")
 SPAN = "start=2025-01-01T00:00:00Z&stop=2025-01-01T00:10:00Z"
 
 

@@ -1,5 +1,8 @@
 """Jobs, reprocessing, provenance and metrics through the API, with the planner and jobs
-run in this process (no broker: the same functions the workers call)."""
+run in this process (no broker: the same functions the workers call).
+
+They ask as an operator, who sees and runs the pipeline; who else may is tested in
+test_api_access.py."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from socstack.pipeline.reprocess import Selection, reprocess
 from socstack.runtime import Runtime
 from socstack.web import create_web_app
 from tests.conftest import explicit_settings
+from tests.integration.people import bearer, person
 
 
 def drain(
@@ -41,6 +45,12 @@ def drain(
 def all_jobs(runtime: Runtime) -> list[Job]:
     with runtime.catalog.session() as session:
         return list(session.scalars(select(Job).order_by(Job.id)))
+
+
+def operator(runtime: Runtime) -> TestClient:
+    """A client of the API asking as an operator (scopes read and run)."""
+    token = person(runtime, "ops", ["operators"], ["read", "run"])
+    return TestClient(create_web_app(runtime), headers=bearer(token))
 
 
 def migrated(tmp_path: Path, demo_copy: Path | None = None) -> Runtime:
@@ -68,7 +78,7 @@ def test_the_api_shows_jobs_and_reprocesses(demo_copy: Path, tmp_path: Path) -> 
         "pls_ql",
     }
     assert all(j.status == JobStatus.SUCCEEDED for j in jobs)
-    with TestClient(create_web_app(runtime)) as client:
+    with operator(runtime) as client:
         listing = client.get("/api/jobs?limit=3").json()
         assert listing["total"] == 10 and listing["counts"] == {"succeeded": 10}
         assert len(listing["jobs"]) == 3 and listing["jobs"][0]["id"] == 10
@@ -160,7 +170,7 @@ def test_a_blocked_job_says_what_it_waits_for(demo_copy: Path, tmp_path: Path) -
         demo_copy / "demo_mag_l0_raw_20250102_v1.0.0.pkts", source=FileSource.CLI
     )
     drain(runtime)
-    with TestClient(create_web_app(runtime)) as client:
+    with operator(runtime) as client:
         blocked = client.get("/api/jobs?status=blocked").json()["jobs"]
         assert [(j["rule"], j["partition"], j["missing"]) for j in blocked] == [
             ("mag_l1b", "2025-01-02", ["a mag calibration (mag_cal) valid on 2025-01-02"])
@@ -178,7 +188,7 @@ def test_a_whole_mission_bump_runs_every_rule_once_more(demo_copy: Path, tmp_pat
     first = drain(runtime)
     for rule in runtime.missions.mission("demo").rules.values():
         rule.code_version = "1.0.1"
-    with TestClient(create_web_app(runtime)) as client:
+    with operator(runtime) as client:
         planned = client.post(
             "/api/reprocess", json={"mission": "demo", "start": "2025-01-01", "stop": "2025-01-01"}
         ).json()
@@ -234,7 +244,7 @@ def test_a_job_waits_for_remade_inputs_upstream_and_runs_once(
     runs = Counter(j.rule for j in jobs if j.status == JobStatus.SUCCEEDED)
     assert runs["sw_l2"] == 2, "once at first, once more: never on half-new inputs"
     assert [j.status for j in jobs if j.id == held[0].id] == [JobStatus.SUPERSEDED]
-    with TestClient(create_web_app(runtime)) as client:
+    with operator(runtime) as client:
         names = [
             f["name"] for f in client.get("/api/files?product=sw_l2&version=all").json()["files"]
         ]
@@ -268,7 +278,7 @@ def test_metrics_carry_the_mission(demo_copy: Path, tmp_path: Path) -> None:
         (delivery / name).write_text(content)
         runtime.ingestor.ingest(delivery / name, source=FileSource.CLI)
     drain(runtime)
-    with TestClient(create_web_app(runtime)) as client:
+    with operator(runtime) as client:
         text = client.get("/metrics").text
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value

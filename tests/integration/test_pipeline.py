@@ -20,13 +20,12 @@ from sqlalchemy import create_engine, select, text
 from socstack.catalog.events import append_event
 from socstack.catalog.models import Event, JobStatus
 from socstack.config import Settings
-from tests.conftest import unavailable
+from tests.conftest import CATALOG_TABLES, unavailable
 from tests.integration.pipeline_stack import PIPETEST, RABBITMQ_URL, REDIS_URL, Stack, reachable
 
 D1, D2, D3 = dt.date(2025, 3, 1), dt.date(2025, 3, 2), dt.date(2025, 3, 3)
 RAW = "value\n1\n2\n3\n"
 AUX = "value\n10\n20\n30\n"
-TABLES = "provenance, files, quarantine, jobs, events, planner_state"
 
 BROKERS = [
     "embedded",
@@ -41,7 +40,7 @@ def _catalog_url(request: pytest.FixtureRequest, tmp_path: Path, broker: str) ->
     url = request.getfixturevalue("postgres_database")
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+        connection.execute(text(f"TRUNCATE {CATALOG_TABLES} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return url
 

@@ -34,6 +34,7 @@ from socstack.runtime import Runtime
 from socstack.web import create_web_app
 from tests.conftest import CHAIN
 from tests.deploy.tools import tool
+from tests.integration.people import admin_token, bearer
 
 pytestmark = pytest.mark.integration
 
@@ -150,7 +151,7 @@ def test_an_upload_lands_in_the_bucket(
     s3_runtime: Runtime, s3: S3FileSystem, bucket: str, demo_copy: Path
 ) -> None:
     path = sorted(demo_copy.iterdir())[0]
-    with TestClient(create_web_app(s3_runtime)) as client:
+    with TestClient(create_web_app(s3_runtime), headers=bearer(admin_token(s3_runtime))) as client:
         with path.open("rb") as handle:
             answer = client.post("/api/files", files={"file": (path.name, handle)})
         assert answer.status_code == 201, answer.text
@@ -171,7 +172,7 @@ def test_a_conflict_is_quarantined_in_the_bucket(
     assert result.kind == "conflict"
     (kept,) = stored(s3, bucket, "quarantine").values()
     assert kept == hashlib.sha256(changed.read_bytes()).hexdigest()
-    with TestClient(create_web_app(s3_runtime)) as client:
+    with TestClient(create_web_app(s3_runtime), headers=bearer(admin_token(s3_runtime))) as client:
         answer = client.get(f"/api/quarantine/{result.quarantine_id}/content")
         assert answer.status_code == 200
         assert answer.content == changed.read_bytes()
@@ -197,7 +198,7 @@ def test_processing_api_and_hapi_read_the_bucket(
     epochs = np.asarray(expected["epoch"]).astype("datetime64[ns]")
     inside = (epochs >= start) & (epochs < stop)
 
-    with TestClient(create_web_app(s3_runtime)) as client:
+    with TestClient(create_web_app(s3_runtime), headers=bearer(admin_token(s3_runtime))) as client:
         name = l2_key.rsplit("/", 1)[1]
         download = client.get(f"/api/files/{name}")
         assert download.status_code == 200

@@ -14,6 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from socstack.catalog.migrate import upgrade
+from socstack.runtime import Runtime
+from tests.conftest import explicit_settings
+from tests.integration.people import bearer, person
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -21,17 +26,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.load(response)
+def get(url: str, token: str | None = None) -> bytes:
+    request = urllib.request.Request(url, headers=bearer(token))
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.read()
 
 
-def wait_for_json(url: str, process: subprocess.Popen[str], timeout: float = 30) -> dict:
+def get_json(url: str, token: str | None = None) -> dict:
+    return json.loads(get(url, token))
+
+
+def operator_of(data: Path) -> str:
+    """An operator's token (read, run) in the catalog of ``data``, made before the start."""
+    runtime = Runtime(explicit_settings(data))
+    upgrade(runtime.catalog)
+    token = person(runtime, "ops", ["operators"], ["read", "run"])
+    runtime.close()
+    return token
+
+
+def wait_for_json(
+    url: str, process: subprocess.Popen[str], timeout: float = 30, token: str | None = None
+) -> dict:
     """The first JSON answer of ``url`` once the process serves it (it must keep running)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return get_json(url)
+            return get_json(url, token)
         except OSError:
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, f"{url} did not answer within {timeout:g} s"
@@ -69,8 +90,13 @@ EVERY_PRODUCT = {
 
 @pytest.mark.slow
 def test_up_processes_the_demo_days_by_itself_and_stops_cleanly(tmp_path: Path) -> None:
-    """From an empty folder: telemetry in the drop box, every level made, served over HAPI."""
+    """From an empty folder: telemetry in the drop box, every level made, served over HAPI.
+
+    An operator watches (the files API shows everyone only what they may see, and the
+    jobs and metrics are the operators'); the catalog holding their token is empty of files.
+    """
     port = free_port()
+    ops = operator_of(tmp_path / "data")
     began = time.monotonic()
     process = start(["up", "--port", str(port)], tmp_path / "data")
     base = f"http://127.0.0.1:{port}"
@@ -83,8 +109,8 @@ def test_up_processes_the_demo_days_by_itself_and_stops_cleanly(tmp_path: Path) 
         while time.monotonic() - began < 300:
             assert process.poll() is None, process.communicate()
             try:
-                listing = get_json(f"{base}/api/files?limit=1000")
-                counts = get_json(f"{base}/api/jobs?limit=1")["counts"]
+                listing = get_json(f"{base}/api/files?limit=1000", ops)
+                counts = get_json(f"{base}/api/jobs?limit=1", ops)["counts"]
             except OSError:
                 time.sleep(0.25)
                 continue
@@ -108,9 +134,7 @@ def test_up_processes_the_demo_days_by_itself_and_stops_cleanly(tmp_path: Path) 
             "2025-01-04T00:00:00Z",
         )
         assert get_json(f"{base}/hapi/about")["contactID"] == base, "--port, not SOC_PORT"
-        assert (
-            "socstack_jobs" in urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode()
-        )
+        assert "socstack_jobs" in get(f"{base}/metrics", ops).decode()
     finally:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
@@ -122,7 +146,7 @@ def test_up_processes_the_demo_days_by_itself_and_stops_cleanly(tmp_path: Path) 
     # a second start finds the archive full and simulates nothing new
     again = start(["up", "--port", str(port), "--no-watch", "--no-process"], tmp_path / "data")
     try:
-        files = wait_for_json(f"{base}/api/files", again)
+        files = wait_for_json(f"{base}/api/files", again, token=ops)
         assert files["total"] == listing["total"]
     finally:
         again.send_signal(signal.SIGINT)
@@ -157,6 +181,11 @@ def test_serve_api_migrates_only_an_embedded_catalog_then_serves(
     try:
         wait_for_json(f"http://127.0.0.1:{port}/api/health", server)
         assert get_json(f"http://127.0.0.1:{port}/api/files")["total"] == 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as answer:
+            seen = {k.lower(): v for k, v in answer.headers.items()}
+        assert "server" not in seen, "no banner naming the software"
+        assert seen["x-content-type-options"] == "nosniff"
+        assert seen["content-security-policy"] == "frame-ancestors 'none'"
     finally:
         server.send_signal(signal.SIGTERM)
         server.communicate(timeout=30)

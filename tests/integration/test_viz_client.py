@@ -201,7 +201,7 @@ def test_a_panel_asks_for_the_part_of_the_window_its_dataset_covers(hapi: str) -
     asked: list[httpx.URL] = []
     client = httpx.Client(event_hooks={"request": [lambda r: asked.append(r.url)]})
     viewer = Viewer(Endpoints(hapi=lambda: hapi, api=lambda: ""), TableCache(1 << 28), 30.0)
-    viewer._servers[hapi] = HapiServer(hapi, client=client)
+    viewer._servers[(hapi, "anonymous")] = HapiServer(hapi, client=client)
     view = View(hapi, [Panel("demo_mag_l2_1s", "B_mag")])
     across = (parse_time("2024-12-31T23:00Z"), parse_time("2025-01-01T01:00Z"))
     data, _ = viewer.panels(view, across, 100)
@@ -225,8 +225,18 @@ class _WebServer(LiveServer):
         return create_web_app(runtime, lambda: self.base)
 
 
-def _callback(base: str, output_starts: str, inputs: list[dict]) -> dict:
-    """Run one of the viz's Dash callbacks as the browser would, over HTTP."""
+def _callback(
+    base: str,
+    output_starts: str,
+    inputs: list[dict],
+    *,
+    state: list[dict] | None = None,
+    cookies: dict[str, str] | None = None,
+) -> dict:
+    """Run one of the viz's Dash callbacks as the browser would, over HTTP.
+
+    ``cookies`` are the browser's (``socstack_token``: signed in).
+    """
     dependencies = httpx.get(f"{base}/viz/_dash-dependencies", timeout=30).json()
     spec = next(c for c in dependencies if c["output"].startswith(output_starts))
     outputs = [
@@ -238,9 +248,11 @@ def _callback(base: str, output_starts: str, inputs: list[dict]) -> dict:
         "outputs": outputs,
         "inputs": inputs,
         "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs],
-        "state": [],
+        "state": state or [],
     }
-    response = httpx.post(f"{base}/viz/_dash-update-component", json=body, timeout=30)
+    response = httpx.post(
+        f"{base}/viz/_dash-update-component", json=body, timeout=60, cookies=cookies
+    )
     assert response.status_code == 200, response.text
     return response.json()["response"]
 

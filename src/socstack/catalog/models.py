@@ -136,8 +136,8 @@ JOB_ENDED = frozenset(
 )
 
 
-def _enum(kind: type[enum.StrEnum]) -> Enum:
-    # Stored as plain strings: adding a state needs no database enum migration.
+def stored_enum(kind: type[enum.StrEnum]) -> Enum:
+    """A string enum column: stored as plain strings, so a new state needs no migration."""
     return Enum(kind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
@@ -165,8 +165,8 @@ class File(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     uri: Mapped[str] = mapped_column(String(1024))
     records: Mapped[int | None]
-    status: Mapped[FileStatus] = mapped_column(_enum(FileStatus), default=FileStatus.ARCHIVED)
-    source: Mapped[FileSource] = mapped_column(_enum(FileSource))
+    status: Mapped[FileStatus] = mapped_column(stored_enum(FileStatus), default=FileStatus.ARCHIVED)
+    source: Mapped[FileSource] = mapped_column(stored_enum(FileSource))
     ingested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id"))
     code_version: Mapped[str | None] = mapped_column(String(32))
@@ -214,7 +214,7 @@ class Job(Base):
     rule: Mapped[str] = mapped_column(String(64))
     partition: Mapped[str] = mapped_column(String(32))
     dependency_hash: Mapped[str] = mapped_column(String(64))
-    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus))
+    status: Mapped[JobStatus] = mapped_column(stored_enum(JobStatus))
     inputs: Mapped[list[str]] = mapped_column(JsonData, default=list)
     missing: Mapped[list[str]] = mapped_column(JsonData, default=list)
     outputs: Mapped[list[str]] = mapped_column(JsonData, default=list)
@@ -279,7 +279,7 @@ class QuarantinedFile(Base):
     name: Mapped[str] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(16))
-    source: Mapped[FileSource] = mapped_column(_enum(FileSource))
+    source: Mapped[FileSource] = mapped_column(stored_enum(FileSource))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     uri: Mapped[str] = mapped_column(String(1024))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from socstack.catalog.models import Event, File, FileStatus
@@ -59,10 +59,21 @@ class FileQuery:
 
 
 def find_files(
-    session: Session, query: FileQuery, *, limit: int, offset: int = 0
+    session: Session,
+    query: FileQuery,
+    *,
+    limit: int,
+    offset: int = 0,
+    where: ColumnElement[bool] | None = None,
 ) -> tuple[list[File], int]:
-    """Matching files ordered by start time and name, and how many match in all."""
+    """Matching files ordered by start time and name, and how many match in all.
+
+    ``where`` is a further condition (what the asker may see): the count and the page
+    both carry it, so a page is full and the total counts only what may be listed.
+    """
     statement = query.statement()
+    if where is not None:
+        statement = statement.where(where)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     rows = session.scalars(
         statement.order_by(File.start, File.name, File.id).limit(limit).offset(offset)

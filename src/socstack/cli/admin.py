@@ -27,6 +27,13 @@ def db_upgrade(ctx: click.Context, revision: str) -> None:
     runtime = runtime_of(ctx)
     reached = upgrade(runtime.catalog, revision)
     click.echo(f"catalog at revision {reached} ({runtime.catalog!r})")
+    if runtime.settings.admin_token and revision == "head":
+        # A deployment's initial admin token (from its secrets): registered once, never shown.
+        made = runtime.access.accounts.ensure_admin(
+            runtime.settings.admin_token, actor="db upgrade"
+        )
+        if made:
+            click.echo("registered SOC_ADMIN_TOKEN as the admin's token")
 
 
 @db.command("current")
@@ -140,6 +147,8 @@ def show_config(ctx: click.Context) -> None:
     settings: Settings = ctx.obj["settings"]
     values = settings.model_dump(mode="json")
     values["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
+    if values.get("admin_token"):
+        values["admin_token"] = "[set]"  # noqa: S105 - a secret: say that it is set, not what
     for key, value in values.items():
         click.echo(
             f"SOC_{key.upper()}={value if not isinstance(value, list) else os.pathsep.join(value)}"

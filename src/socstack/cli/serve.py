@@ -94,7 +94,13 @@ def serve(ctx: click.Context, service: str, port: int | None, host: str | None) 
         public.bound(bound)
         click.echo(f"serving {service} on http://{bind}:{bound}/{service}")
 
-    run_server(app, bind, settings.port if port is None else port, started)
+    run_server(
+        app,
+        bind,
+        settings.port if port is None else port,
+        started,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
 
 
 @main.command()

@@ -8,6 +8,26 @@ response carries ``Access-Control-Allow-Origin: *``; responses are gzipped when 
 client asks; metadata and data carry ``Last-Modified`` and answer ``If-Modified-Since``
 with 304. An error after a data stream has started aborts the connection, so a client
 never mistakes a truncated response for a whole one.
+
+**Access.** Every request is identified first (a token as Bearer, as HTTP Basic's
+password or the ``socstack_token`` cookie; none is anonymous), and every dataset is
+shown through the one access rule, :meth:`socstack.access.Access.authorize`: the
+catalog lists the datasets the asker may see some of; ``info`` and ``data`` of one it
+may see none of answer 1406, word for word as for a dataset that does not exist; what
+it may see of the others is served as if the archive held nothing else (coverage, bins,
+modification times and records). Credentials that do not hold get HTTP 401 with
+``WWW-Authenticate``, too many failures HTTP 429 with ``Retry-After``, both with a HAPI
+body of status 1400: HAPI has no code for credentials (its specification leaves
+identity to HTTP), and HTTP's own statuses are what clients' authentication handling
+acts on. A token never appears in a body or a log line.
+
+CORS stays ``*``, as the specification asks, so any page may read what anyone may
+read. A browser on another origin never sends its cookies with credentials mode
+against ``*`` and no ``Access-Control-Allow-Credentials`` (there is none), so a page
+elsewhere cannot read what its visitor's sign-in would show; a script holding a token
+may send it as ``Authorization`` (the preflight allows that header). Responses carry
+``Vary: Authorization, Cookie``, and those to a request with credentials
+``Cache-Control: private``, so a shared cache never hands one asker's view to another.
 """
 
 from __future__ import annotations
@@ -17,7 +37,8 @@ import email.utils
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,9 +49,24 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from socstack._exceptions import AccessError
+from socstack.access import Action, Identity
+from socstack.access.credentials import COOKIE
+from socstack.access.http import identity_of, refusal_headers, status_of
+from socstack.access.intervals import ALL, NONE, Intervals, intersect
+from socstack.access.redact import redact
+from socstack.access.tokens import TOKEN_PATTERN
 from socstack.hapi.encoders import Encoder, media_type
+from socstack.hapi.freshness import ViewStamps
 from socstack.hapi.landing import landing_page
-from socstack.hapi.metadata import HapiDataset, HapiParameter, about, capabilities
+from socstack.hapi.metadata import (
+    Coverage,
+    HapiDataset,
+    HapiParameter,
+    about,
+    capabilities,
+    iso,
+)
 from socstack.hapi.source import ArchiveSource, HapiSource
 from socstack.hapi.status import HAPI_VERSION, HapiError, HapiStatus
 from socstack.runtime import Runtime
@@ -61,8 +97,10 @@ _ALLOWED = {
 
 
 def _echo(value: str) -> str:
-    """A user-supplied value fit to quote in a message (never raw input)."""
-    return repr(value) if _SAFE.match(value) else "(the value given)"
+    """A user-supplied value fit to quote in a message (never raw input, never a token)."""
+    if _SAFE.match(value) and not TOKEN_PATTERN.search(value):
+        return repr(value)
+    return "(the value given)"
 
 
 def _http_date(value: dt.datetime) -> str:
@@ -83,28 +121,110 @@ def _not_modified(request: Request, modified: dt.datetime) -> bool:
 
 
 def _json(
-    document: dict[str, Any], modified: dt.datetime | None = None, status: int = 200
+    document: dict[str, Any],
+    modified: dt.datetime | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    headers = {"Last-Modified": _http_date(modified)} if modified else None
+    sent = dict(headers or {})
+    if modified:
+        sent["Last-Modified"] = _http_date(modified)
     body = json.dumps(document, separators=(",", ":")).encode()
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    return Response(body, status_code=status, media_type="application/json", headers=sent)
 
 
-def _error(status: HapiStatus, detail: str | None = None) -> Response:
+def _error(
+    status: HapiStatus,
+    detail: str | None = None,
+    http: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     document = {"HAPI": HAPI_VERSION, "status": status.body(detail)}
-    return _json(document, status=status.http)
+    return _json(document, status=http or status.http, headers=headers)
+
+
+def _not_modified_response(modified: dt.datetime) -> Response:
+    return Response(status_code=304, headers={"Last-Modified": _http_date(modified)})
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A dataset as one asker sees it: the ranges it may see, and what the archive holds there."""
+
+    dataset: HapiDataset
+    seen: Intervals
+    coverage: Coverage
+
+    @property
+    def whole(self) -> bool:
+        """True if the asker sees all of the product (nothing of it is held back)."""
+        return self.seen == ALL
 
 
 class _Handlers:
-    """The endpoint functions, bound to one data source."""
+    """The endpoint functions, bound to one data source and the runtime's access rule."""
 
     def __init__(
         self, source: HapiSource, runtime: Runtime, base_url: Callable[[], str] | None = None
     ):
         self.source = source
         self.runtime = runtime
+        self.access = runtime.access
         # Where clients reach this server, known once it is bound (``about`` names it).
         self.base_url = base_url or (lambda: runtime.settings.public_url)
+        # about and capabilities change only with the server (its version, its settings).
+        self.started = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        self.stamps = ViewStamps()
+
+    # -- who is asking, and what they see -------------------------------------------------------
+    def _identity(self, request: Request) -> Identity:
+        """The asker (anonymous without credentials); 401 or 429 when credentials fail."""
+        client = request.client.host if request.client else None
+        try:
+            return identity_of(self.access, request.headers, request.cookies, client)
+        except AccessError as exc:
+            raise HapiError(
+                HapiStatus.BAD_REQUEST,
+                f"credentials not accepted: {redact(str(exc))}",
+                http=status_of(exc),
+                headers=refusal_headers(exc),
+            ) from None
+
+    def _seen(self, identity: Identity, dataset: HapiDataset) -> Intervals:
+        decision = self.access.authorize(
+            identity, Action.READ, mission=dataset.mission.name, product=dataset.product.id
+        )
+        return decision.intervals if decision.allowed else NONE
+
+    def _listing(self, identity: Identity) -> tuple[list[_Shown], bool]:
+        """The datasets ``identity`` sees data of; True if nothing is held back from it."""
+        shown, whole = [], True
+        for dataset in self.source.datasets():
+            seen = self._seen(identity, dataset)
+            whole = whole and seen == ALL
+            coverage = self.source.coverage(dataset, seen) if seen else None
+            if coverage is not None:
+                shown.append(_Shown(dataset, seen, coverage))
+        return shown, whole
+
+    @staticmethod
+    def _view(identity: Identity) -> Hashable:
+        """What the access rule's answer depends on, of the asker."""
+        return (identity.anonymous, identity.groups, identity.scopes)
+
+    def _modified(
+        self,
+        identity: Identity,
+        whole: bool,
+        scope: Hashable,
+        shown: Hashable,
+        ingested: dt.datetime | None,
+    ) -> dt.datetime | None:
+        """Last-Modified: the last ingest; for a partial view, also when the view changed."""
+        if whole:
+            return ingested
+        changed = self.stamps.changed((scope, self._view(identity)), shown)
+        return changed if ingested is None else max(ingested, changed)
 
     # -- request checking ----------------------------------------------------------------------
     @staticmethod
@@ -128,14 +248,27 @@ class _Handlers:
             raise HapiError(HapiStatus.BAD_REQUEST, f"give either {new!r} or {old!r}, not both")
         return query.get(new, query.get(old))
 
-    def _dataset(self, query: dict[str, str]) -> HapiDataset:
+    def _dataset(self, query: dict[str, str], identity: Identity) -> _Shown:
+        """The dataset asked for as ``identity`` sees it; 1406 if it sees none of it.
+
+        A dataset someone may not see is answered exactly as one that does not exist, so
+        its existence is not given away; the team, who see all of it, are told when it
+        merely holds no data yet.
+        """
         name = self._pick(query, "dataset", "id")
         if not name:
             raise HapiError(HapiStatus.BAD_REQUEST, "the dataset parameter is required")
         dataset = self._find(name)
+        unknown = HapiError(HapiStatus.UNKNOWN_DATASET, f"no dataset {_echo(name)}")
         if dataset is None:
-            raise HapiError(HapiStatus.UNKNOWN_DATASET, f"no dataset {_echo(name)}")
-        return dataset
+            raise unknown
+        seen = self._seen(identity, dataset)
+        coverage = self.source.coverage(dataset, seen) if seen else None
+        if coverage is None:
+            if seen == ALL:
+                raise HapiError(HapiStatus.UNKNOWN_DATASET, f"no data yet in {dataset.id}")
+            raise unknown
+        return _Shown(dataset, seen, coverage)
 
     def _find(self, name: str) -> HapiDataset | None:
         finder = getattr(self.source, "dataset", None)
@@ -185,71 +318,89 @@ class _Handlers:
         if query.get("resolve_references", "true") not in ("true", "false"):
             raise HapiError(HapiStatus.BAD_RESOLVE_REFERENCES, "use true or false")
 
+    def _described(self, identity: Identity, shown: _Shown) -> Coverage:
+        """The coverage an info document gives: its modificationDate is Last-Modified's."""
+        coverage = shown.coverage
+        modified = self._modified(
+            identity, shown.whole, ("info", shown.dataset.id), coverage, coverage.modified
+        )
+        return coverage if modified == coverage.modified else replace(coverage, modified=modified)
+
     def _info(
-        self, dataset: HapiDataset, chosen: list[HapiParameter] | None = None
+        self, shown: _Shown, coverage: Coverage, chosen: list[HapiParameter] | None = None
     ) -> dict[str, Any]:
-        coverage = self.source.coverage(dataset)
-        if coverage is None:
-            raise HapiError(HapiStatus.UNKNOWN_DATASET, f"no data yet in {dataset.id}")
-        return dataset.info(coverage, self.source.support(dataset), chosen)
+        support = self.source.support(shown.dataset, shown.seen)
+        return shown.dataset.info(coverage, support, chosen)
 
     # -- endpoints ---------------------------------------------------------------------------------
     def landing(self, request: Request) -> Response:
-        datasets = []
-        for dataset in self.source.datasets():
-            coverage = self.source.coverage(dataset)
-            if coverage is not None:
-                datasets.append((dataset, coverage))
+        identity = self._identity(request)
+        shown, _ = self._listing(identity)
+        datasets = [(s.dataset, s.coverage) for s in shown]
         return HTMLResponse(landing_page(str(request.url_for("hapi_landing")), datasets))
 
     def about(self, request: Request) -> Response:
+        self._identity(request)
         self._query(request, "about")
-        settings = self.runtime.settings
-        modified = self.source.last_modified()
-        if _not_modified(request, modified):
-            return Response(status_code=304, headers={"Last-Modified": _http_date(modified)})
-        return _json(about(self.base_url(), settings.hapi_contact), modified)
+        if _not_modified(request, self.started):
+            return _not_modified_response(self.started)
+        return _json(about(self.base_url(), self.runtime.settings.hapi_contact), self.started)
 
     def capabilities(self, request: Request) -> Response:
+        self._identity(request)
         self._query(request, "capabilities")
-        modified = self.source.last_modified()
-        if _not_modified(request, modified):
-            return Response(status_code=304, headers={"Last-Modified": _http_date(modified)})
-        return _json(capabilities(), modified)
+        if _not_modified(request, self.started):
+            return _not_modified_response(self.started)
+        return _json(capabilities(), self.started)
 
     def catalog(self, request: Request) -> Response:
+        identity = self._identity(request)
         query = self._query(request, "catalog")
         depth = query.get("depth", "dataset")
         if depth not in ("dataset", "all"):
             raise HapiError(HapiStatus.BAD_DEPTH, "use dataset or all")
         self._resolve_references(query)
-        modified = self.source.last_modified()
+        shown, whole = self._listing(identity)
+        described = [self._described(identity, s) for s in shown]
+        # What the listing shows: the ids, and at depth=all each one's info.
+        if depth == "all":
+            ingested = max((c.modified for c in described), default=self.started)
+            pairs = zip(shown, described, strict=True)
+            listing: Hashable = tuple((s.dataset.id, c) for s, c in pairs)
+        else:
+            ingested = max((s.coverage.modified for s in shown), default=self.started)
+            listing = tuple(s.dataset.id for s in shown)
+        modified = self._modified(identity, whole, ("catalog", depth), listing, ingested)
+        assert modified is not None  # noqa: S101 - ingested is never None
         if _not_modified(request, modified):
-            return Response(status_code=304, headers={"Last-Modified": _http_date(modified)})
+            return _not_modified_response(modified)
         entries = []
-        for dataset in self.source.datasets():
-            entry: dict[str, Any] = {"id": dataset.id, "title": dataset.title}
+        for found, coverage in zip(shown, described, strict=True):
+            entry: dict[str, Any] = {"id": found.dataset.id, "title": found.dataset.title}
             if depth == "all":
-                entry["info"] = self._info(dataset)
+                entry["info"] = self._info(found, coverage)
             entries.append(entry)
         document = {"HAPI": HAPI_VERSION, "status": HapiStatus.OK.body(), "catalog": entries}
         return _json(document, modified)
 
     def info(self, request: Request) -> Response:
+        identity = self._identity(request)
         query = self._query(request, "info")
-        dataset = self._dataset(query)
-        chosen = self._parameters(dataset, query.get("parameters"))
+        shown = self._dataset(query, identity)
+        chosen = self._parameters(shown.dataset, query.get("parameters"))
         self._resolve_references(query)
-        info = self._info(dataset, chosen)
-        coverage = self.source.coverage(dataset)
-        modified = coverage.modified if coverage else self.source.last_modified()
-        if _not_modified(request, modified):
-            return Response(status_code=304, headers={"Last-Modified": _http_date(modified)})
-        return _json({"HAPI": HAPI_VERSION, "status": HapiStatus.OK.body(), **info}, modified)
+        coverage = self._described(identity, shown)
+        if _not_modified(request, coverage.modified):
+            return _not_modified_response(coverage.modified)
+        info = self._info(shown, coverage, chosen)
+        document = {"HAPI": HAPI_VERSION, "status": HapiStatus.OK.body(), **info}
+        return _json(document, coverage.modified)
 
     def data(self, request: Request) -> Response:
+        identity = self._identity(request)
         query = self._query(request, "data")
-        dataset = self._dataset(query)
+        shown = self._dataset(query, identity)
+        dataset = shown.dataset
         start, stop = self._time_range(query)
         chosen = self._parameters(dataset, query.get("parameters"))
         fmt = query.get("format", "csv")
@@ -258,13 +409,11 @@ class _Handlers:
         include = query.get("include")
         if include not in (None, "header"):
             raise HapiError(HapiStatus.BAD_INCLUDE, "the only include value is header")
-        info = self._info(dataset, chosen)
-        coverage = self.source.coverage(dataset)
-        assert coverage is not None  # noqa: S101 - _info checked it
+        coverage = self._described(identity, shown)
         if start < coverage.start or stop > coverage.stop:
             raise HapiError(
                 HapiStatus.OUTSIDE_RANGE,
-                f"{dataset.id} covers {info['startDate']} to {info['stopDate']}",
+                f"{dataset.id} covers {iso(coverage.start)} to {iso(coverage.stop)}",
             )
         limit = duration_ns(dataset.config.max_request_duration or "")
         if limit is not None and stop - start > limit:
@@ -272,14 +421,22 @@ class _Handlers:
                 HapiStatus.TOO_MUCH,
                 f"ask for at most {dataset.config.max_request_duration} at a time",
             )
-        modified = self.source.data_modified(dataset, start, stop)
+        window = intersect(shown.seen, ((start, stop),))
+        modified = self._modified(
+            identity,
+            shown.whole,
+            ("data", dataset.id, start, stop),
+            window,
+            self.source.data_modified(dataset, start, stop, shown.seen),
+        )
         headers = {"Last-Modified": _http_date(modified)} if modified else {}
         if modified and _not_modified(request, modified):
             return Response(status_code=304, headers=headers)
         if request.method == "HEAD":
             return Response(status_code=200, media_type=media_type(fmt), headers=headers)
+        info = self._info(shown, coverage, chosen)
         encoder = Encoder(dataset, chosen, fmt)
-        blocks = self.source.records(dataset, chosen, start, stop)
+        blocks = self.source.records(dataset, chosen, start, stop, shown.seen)
         first = next(blocks, None)
         if first is None:
             empty = {**info, "status": HapiStatus.NO_DATA.body()}
@@ -293,6 +450,7 @@ class _Handlers:
         return StreamingResponse(stream, media_type=media_type(fmt), headers=headers)
 
     def unknown(self, request: Request) -> Response:
+        self._identity(request)
         raise HapiError(HapiStatus.BAD_REQUEST, "unknown endpoint; see /hapi for the API")
 
 
@@ -311,8 +469,24 @@ def _stream(
         raise
 
 
+def _carries_credentials(scope: Scope) -> bool:
+    """True if a request sends an Authorization header or the sign-in cookie."""
+    for name, value in scope.get("headers", []):
+        if name == b"authorization" or (name == b"cookie" and _COOKIE in value):
+            return True
+    return False
+
+
+_COOKIE = COOKIE.encode() + b"="
+
+
 class _HapiEdges:
-    """ASGI middleware: CORS headers on every response; 301 for trailing slashes."""
+    """ASGI middleware: CORS and cache headers on every response; 301 for trailing slashes.
+
+    ``OPTIONS`` is a CORS preflight: GET and HEAD from any origin, with an
+    ``Authorization`` header (a script's token). Never ``Allow-Credentials``: a browser
+    does not send a visitor's cookies to another origin's ``*``.
+    """
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -322,21 +496,39 @@ class _HapiEdges:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        private = _carries_credentials(scope)
+        if scope["method"] == "OPTIONS":
+            preflight = Response(
+                status_code=204,
+                headers={
+                    "Allow": "GET, HEAD",
+                    "Access-Control-Allow-Headers": "Authorization",
+                    "Access-Control-Max-Age": "86400",
+                },
+            )
+            await self._with_cors(preflight, scope, receive, send, private)
+            return
         if path.startswith("/hapi") and len(path) > 1 and path.endswith("/"):
             query = scope.get("query_string", b"").decode("latin-1")
             target = path.rstrip("/") + (f"?{query}" if query else "")
             response = RedirectResponse(target, status_code=301)
-            await self._with_cors(response, scope, receive, send)
+            await self._with_cors(response, scope, receive, send, private)
             return
-        await self._with_cors(self.app, scope, receive, send)
+        await self._with_cors(self.app, scope, receive, send, private)
 
     @staticmethod
-    async def _with_cors(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _with_cors(
+        app: ASGIApp, scope: Scope, receive: Receive, send: Send, private: bool
+    ) -> None:
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((b"access-control-allow-origin", b"*"))
                 headers.append((b"access-control-allow-methods", b"GET, HEAD"))
+                # What is served depends on who asks: caches keep one answer per asker.
+                headers.append((b"vary", b"Authorization, Cookie"))
+                if private:
+                    headers.append((b"cache-control", b"private"))
                 message["headers"] = headers
             await send(message)
 
@@ -346,7 +538,7 @@ class _HapiEdges:
 def _error_handlers() -> dict[Any, Any]:
     async def hapi_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HapiError)  # noqa: S101
-        return _error(exc.status, exc.detail)
+        return _error(exc.status, exc.detail, exc.http, exc.headers)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         logger.exception("HAPI request failed: %s %s", request.method, request.url.path)
@@ -366,7 +558,7 @@ def hapi_routes(
     ``public_url``); a server bound to a port known only once it listens passes its own.
     """
     if source is None:
-        source = ArchiveSource(runtime, include_unreleased=runtime.settings.hapi_include_unreleased)
+        source = ArchiveSource(runtime)
     handlers = _Handlers(source, runtime, base_url)
     get = ["GET", "HEAD"]
     return [

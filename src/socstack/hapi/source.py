@@ -4,12 +4,21 @@ The HTTP layer talks only to :class:`HapiSource`, so tests can hand it a fake an
 mission could serve data from elsewhere. :class:`ArchiveSource` serves the archive:
 coverage from the catalog, records read file by file (the newest version of each
 partition, never a mix) so memory stays bounded for any request length.
+
+Who may see what is not decided here. The HTTP layer asks the one access rule
+(:meth:`socstack.access.Access.authorize`) and passes what the asker may see, ``seen``
+(time ranges in ns, sorted and disjoint), to every call. The source then answers as if
+the archive held only that: coverage, file counts, modification times and bins come
+only from files that hold visible records, and only records whose times lie in ``seen``
+are read out. ``ALL``, the default, is the whole archive.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +26,9 @@ from threading import Lock
 from typing import Protocol
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 
+from socstack.access.intervals import ALL, Intervals, intersect
 from socstack.catalog.models import File, FileStatus
 from socstack.formats.cdf import read_variables
 from socstack.hapi.metadata import Coverage, HapiDataset, HapiParameter, build_dataset
@@ -28,10 +38,15 @@ __all__ = ["ArchiveSource", "Block", "HapiSource"]
 
 _NS = 1_000_000_000
 _DAY = 86_400 * _NS
+_US = 1000
+_FIRST, _LAST = ALL[0]
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SAMPLE_SECONDS = 3600
 #: Records per block: small enough that the first bytes leave quickly and a block's
 #: encoded form stays a few MB, large enough that per-block costs vanish.
 BLOCK_RECORDS = 16_384
+#: Bin tables kept in memory (one per dataset and file read from).
+SUPPORT_CACHE = 64
 
 
 @dataclass(frozen=True)
@@ -46,27 +61,34 @@ class Block:
 
 
 class HapiSource(Protocol):
-    """What the HAPI endpoints need from a data source."""
+    """What the HAPI endpoints need from a data source.
+
+    ``seen`` is what the asker may see (:data:`~socstack.access.intervals.ALL`: all).
+    """
 
     def datasets(self) -> list[HapiDataset]:
-        """Datasets that are visible now."""
+        """Every dataset the source serves (whoever may see it)."""
 
-    def coverage(self, dataset: HapiDataset) -> Coverage | None:
-        """What the source holds of ``dataset`` (None: nothing yet)."""
+    def coverage(self, dataset: HapiDataset, seen: Intervals = ALL) -> Coverage | None:
+        """What the source holds of ``dataset`` within ``seen`` (None: nothing)."""
 
-    def support(self, dataset: HapiDataset) -> dict[str, np.ndarray]:
+    def support(self, dataset: HapiDataset, seen: Intervals = ALL) -> dict[str, np.ndarray]:
         """Static support variables the metadata needs (bin centers and ranges)."""
 
-    def last_modified(self) -> dt.datetime:
-        """When anything visible last changed."""
-
-    def data_modified(self, dataset: HapiDataset, start: int, stop: int) -> dt.datetime | None:
-        """When the records of [start, stop) last changed (None: no records)."""
+    def data_modified(
+        self, dataset: HapiDataset, start: int, stop: int, seen: Intervals = ALL
+    ) -> dt.datetime | None:
+        """When the visible records of [start, stop) last changed (None: no records)."""
 
     def records(
-        self, dataset: HapiDataset, parameters: list[HapiParameter], start: int, stop: int
+        self,
+        dataset: HapiDataset,
+        parameters: list[HapiParameter],
+        start: int,
+        stop: int,
+        seen: Intervals = ALL,
     ) -> Iterator[Block]:
-        """Records of [start, stop), in time order, in blocks of bounded size."""
+        """Records of [start, stop) within ``seen``, in time order, in bounded blocks."""
 
 
 def _midnight(partition: str) -> int:
@@ -77,127 +99,208 @@ def _ns(value: dt.datetime) -> int:
     return int(value.timestamp() * 1e6) * 1000
 
 
+def _datetime(value: int) -> dt.datetime:
+    """ns since 1970 as an aware datetime, floored to the microsecond the catalog keeps."""
+    return _EPOCH + dt.timedelta(microseconds=value // _US)
+
+
+def _floor(value: int) -> int:
+    return value - value % _NS
+
+
+def _ceil(value: int) -> int:
+    return -_floor(-value)
+
+
+#: Visible ranges written into SQL as they are; beyond this many (SQLite's expression
+#: depth ends near 1000 terms), SQL selects by their hull and Python by the ranges.
+SQL_RANGES = 100
+
+
+def _holding(seen: Intervals) -> tuple[ColumnElement[bool] | None, bool]:
+    """A condition on files that hold a record in ``seen``, and whether it is exact.
+
+    None is every file. A file's ``start`` and ``stop`` are its first and last record's
+    times, to the microsecond; ``stop`` is None for a file valid until further notice.
+    Not exact (too many ranges): the condition selects the ranges' hull, and
+    :func:`_holds` must be asked of each file it selects.
+    """
+    if seen == ALL:
+        return None, True
+    if not seen:
+        return false(), True
+    exact = len(seen) <= SQL_RANGES
+    terms = []
+    for lo, hi in seen if exact else ((seen[0][0], seen[-1][1]),):
+        parts: list[ColumnElement[bool]] = [true()]
+        if lo > _FIRST:
+            parts.append(File.stop.is_(None) | (File.stop >= _datetime(lo - _US)))
+        if hi < _LAST:
+            parts.append(File.start < _datetime(hi))
+        terms.append(and_(*parts))
+    return or_(*terms), exact
+
+
+def _holds(start: dt.datetime | None, stop: dt.datetime | None, seen: Intervals) -> bool:
+    """True if a file of these first and last record times holds a record in ``seen``.
+
+    The same test as :func:`_holding`'s, one file at a time: the first range that ends
+    after the file starts is the only one that can begin before the file stops.
+    """
+    if seen == ALL:
+        return True
+    first = _ns(start) if start is not None else _FIRST
+    k = bisect.bisect_right([hi // _US * _US for _, hi in seen], first)
+    if k == len(seen):
+        return False
+    return stop is None or _ns(stop) >= (seen[k][0] - _US) // _US * _US
+
+
 class ArchiveSource:
     """Datasets of the configured missions, served from the archive and its catalog."""
 
-    def __init__(self, runtime: Runtime, *, include_unreleased: bool = False):
+    def __init__(self, runtime: Runtime):
         self.runtime = runtime
-        self.include_unreleased = include_unreleased
         self._datasets = {
             config.id: build_dataset(mission, config)
             for mission, config in runtime.missions.datasets()
         }
-        self._support: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+        self._support: OrderedDict[tuple[str, int], dict[str, np.ndarray]] = OrderedDict()
         self._lock = Lock()
-        self._started = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
-    # -- visibility --------------------------------------------------------------------------
-    def _public(self, dataset: HapiDataset) -> bool:
-        return (
-            self.include_unreleased
-            or dataset.product.level in dataset.mission.release.public_levels
-        )
-
-    def _released(self, dataset: HapiDataset):
+    # -- which files -------------------------------------------------------------------------
+    @staticmethod
+    def _archived(dataset: HapiDataset, seen: Intervals) -> tuple[ColumnElement[bool], bool]:
+        """The archived files of ``dataset`` that hold records in ``seen`` (see _holding)."""
         condition = (
             (File.mission == dataset.mission.name)
             & (File.product == dataset.product.id)
             & (File.status == FileStatus.ARCHIVED)
         )
-        embargo = dataset.mission.release.embargo_days
-        if embargo and not self.include_unreleased:
-            cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(days=embargo)
-            condition &= File.stop <= cutoff
-        return condition
+        holding, exact = _holding(seen)
+        return (condition if holding is None else condition & holding), exact
 
     def datasets(self) -> list[HapiDataset]:
-        """Configured datasets that are public and hold files."""
-        return [
-            d for d in self._datasets.values() if self._public(d) and self.coverage(d) is not None
-        ]
+        """Every configured dataset, in the order of the mission files."""
+        return list(self._datasets.values())
 
     def dataset(self, dataset_id: str) -> HapiDataset | None:
-        """A visible dataset by id."""
-        found = self._datasets.get(dataset_id)
-        if found is None or not self._public(found) or self.coverage(found) is None:
+        """A configured dataset by id (whether anyone may see it is the caller's question)."""
+        return self._datasets.get(dataset_id)
+
+    def _extent(
+        self, dataset: HapiDataset, seen: Intervals
+    ) -> tuple[str, str, dt.datetime, int, dt.datetime | None] | None:
+        """First and last partition, last ingest, count and first record of visible files."""
+        where, exact = self._archived(dataset, seen)
+        with self.runtime.catalog.session() as session:
+            if exact:
+                first, last, modified, count = session.execute(
+                    select(
+                        func.min(File.partition),
+                        func.max(File.partition),
+                        func.max(File.ingested_at),
+                        func.count(),
+                    ).where(where)
+                ).one()
+                if not count:
+                    return None
+                begins = session.scalar(
+                    select(func.min(File.start)).where(where & (File.partition == first))
+                )
+                return first, last, modified, int(count), begins
+            rows = session.execute(
+                select(File.partition, File.start, File.stop, File.ingested_at).where(where)
+            ).all()
+        rows = [r for r in rows if _holds(r.start, r.stop, seen)]
+        if not rows:
             return None
-        return found
+        first = min(r.partition for r in rows)
+        begins = min((r.start for r in rows if r.partition == first and r.start), default=None)
+        last = max(r.partition for r in rows)
+        return first, last, max(r.ingested_at for r in rows), len(rows), begins
 
     # -- metadata ----------------------------------------------------------------------------
-    def coverage(self, dataset: HapiDataset) -> Coverage | None:
-        """Coverage from the partitions of the released archived files."""
-        statement = select(
-            func.min(File.partition),
-            func.max(File.partition),
-            func.max(File.ingested_at),
-            func.count(),
-        ).where(self._released(dataset))
-        with self.runtime.catalog.session() as session:
-            first, last, modified, count = session.execute(statement).one()
-            if not count:
+    def coverage(self, dataset: HapiDataset, seen: Intervals = ALL) -> Coverage | None:
+        """Coverage from the partitions of the archived files that hold visible records.
+
+        Cut to ``seen``: for someone who sees part of a product the stop date is where
+        what they see ends (a release's boundary, an embargo's), to the second.
+        """
+        extent = self._extent(dataset, seen)
+        if extent is None:
+            return None
+        first, last, modified, count, begins = extent
+        start, stop = _midnight(first), _midnight(last) + _DAY
+        raw = _ns(begins) if begins else start
+        sample_start = _floor(raw)
+        sample_stop = min(sample_start + SAMPLE_SECONDS * _NS, stop)
+        if seen != ALL:
+            shown = intersect(seen, ((start, stop),))
+            if not shown:
                 return None
-            sample = session.execute(
-                select(File.start, File.stop)
-                .where(self._released(dataset) & (File.partition == first))
-                .limit(1)
-            ).one()
-        start = _midnight(first)
-        sample_start = _ns(sample.start) if sample.start else start
-        sample_start -= sample_start % _NS
-        sample_stop = min(sample_start + SAMPLE_SECONDS * _NS, _midnight(last) + _DAY)
+            start, stop = _floor(shown[0][0]), _ceil(shown[-1][1])
+            lo, hi = next((piece for piece in shown if piece[1] > raw), shown[0])
+            sample_start = max(_floor(raw), _ceil(lo)) if raw >= lo else _ceil(lo)
+            sample_stop = min(sample_start + SAMPLE_SECONDS * _NS, _ceil(hi), stop)
+            if sample_stop <= sample_start:  # a visible range shorter than a second
+                sample_start, sample_stop = _floor(lo), _ceil(hi)
         return Coverage(
             start=start,
-            stop=_midnight(last) + _DAY,
+            stop=stop,
             sample_start=sample_start,
             sample_stop=sample_stop,
             modified=modified.replace(microsecond=0),
-            files=int(count),
+            files=count,
         )
 
-    def support(self, dataset: HapiDataset) -> dict[str, np.ndarray]:
-        """Bin support variables, read from the newest released file (cached per file)."""
+    def support(self, dataset: HapiDataset, seen: Intervals = ALL) -> dict[str, np.ndarray]:
+        """Bin support variables, read from the newest file with visible records (cached)."""
         names = sorted({v for p in dataset.parameters for v in p.bin_variables})
         if not names:
             return {}
+        where, exact = self._archived(dataset, seen)
         with self.runtime.catalog.session() as session:
-            row = session.scalars(
-                select(File).where(self._released(dataset)).order_by(File.partition.desc()).limit(1)
-            ).first()
+            newest = session.scalars(
+                select(File)
+                .where(where)
+                .order_by(File.partition.desc())
+                .limit(1 if exact else None)
+            )
+            row = next((r for r in newest if exact or _holds(r.start, r.stop, seen)), None)
         if row is None:
             return {}
         key = (dataset.id, row.id)
         with self._lock:
             cached = self._support.get(key)
+            if cached is not None:
+                self._support.move_to_end(key)
         if cached is None:
             cached = self._read(dataset, row, names)
             with self._lock:
-                self._support = {key: cached}  # one file per dataset is enough to keep
+                self._support[key] = cached
+                while len(self._support) > SUPPORT_CACHE:
+                    self._support.popitem(last=False)
         return cached
 
-    def last_modified(self) -> dt.datetime:
-        """The last ingest of any file of a visible dataset (or the server's start)."""
-        products = {
-            (d.mission.name, d.product.id) for d in self._datasets.values() if self._public(d)
-        }
-        if not products:
-            return self._started
-        condition = None
-        for mission, product in products:
-            clause = (File.mission == mission) & (File.product == product)
-            condition = clause if condition is None else condition | clause
+    def data_modified(
+        self, dataset: HapiDataset, start: int, stop: int, seen: Intervals = ALL
+    ) -> dt.datetime | None:
+        """The last ingest among the files that hold visible records of [start, stop)."""
+        window = intersect(seen, ((start, stop),))
+        if not window:
+            return None
+        where, exact = self._in_window(dataset, window, seen)
         with self.runtime.catalog.session() as session:
-            latest = session.scalar(select(func.max(File.ingested_at)).where(condition))
-        return (latest or self._started).replace(microsecond=0)
-
-    def data_modified(self, dataset: HapiDataset, start: int, stop: int) -> dt.datetime | None:
-        """The last ingest among the files that hold [start, stop)."""
-        first, last = self._partitions(start, stop)
-        with self.runtime.catalog.session() as session:
-            latest = session.scalar(
-                select(func.max(File.ingested_at)).where(
-                    self._released(dataset) & (File.partition >= first) & (File.partition <= last)
+            if exact:
+                latest = session.scalar(select(func.max(File.ingested_at)).where(where))
+            else:
+                rows = session.execute(
+                    select(File.start, File.stop, File.ingested_at).where(where)
+                ).all()
+                latest = max(
+                    (r.ingested_at for r in rows if _holds(r.start, r.stop, window)), default=None
                 )
-            )
         return latest.replace(microsecond=0) if latest else None
 
     # -- records -----------------------------------------------------------------------------
@@ -207,20 +310,19 @@ class ArchiveSource:
         last = np.datetime64(stop - 1, "ns").astype("datetime64[D]")
         return str(first), str(last)
 
-    def _files(self, dataset: HapiDataset, start: int, stop: int) -> list[File]:
-        first, last = self._partitions(start, stop)
+    def _in_window(
+        self, dataset: HapiDataset, window: Intervals, seen: Intervals
+    ) -> tuple[ColumnElement[bool], bool]:
+        """The files of the partitions of ``window`` (the visible part of a request)."""
+        first, last = self._partitions(window[0][0], window[-1][1])
+        where, exact = self._archived(dataset, ALL if seen == ALL else window)
+        return where & (File.partition >= first) & (File.partition <= last), exact
+
+    def _files(self, dataset: HapiDataset, window: Intervals, seen: Intervals) -> list[File]:
+        where, exact = self._in_window(dataset, window, seen)
         with self.runtime.catalog.session() as session:
-            return list(
-                session.scalars(
-                    select(File)
-                    .where(
-                        self._released(dataset)
-                        & (File.partition >= first)
-                        & (File.partition <= last)
-                    )
-                    .order_by(File.partition)
-                )
-            )
+            rows = list(session.scalars(select(File).where(where).order_by(File.partition)))
+        return rows if exact else [r for r in rows if _holds(r.start, r.stop, window)]
 
     def _read(self, dataset: HapiDataset, row: File, variables: list[str]) -> dict[str, np.ndarray]:
         local = self.runtime.archive.local_path(row.uri)
@@ -234,26 +336,42 @@ class ArchiveSource:
             return out
 
     def records(
-        self, dataset: HapiDataset, parameters: list[HapiParameter], start: int, stop: int
+        self,
+        dataset: HapiDataset,
+        parameters: list[HapiParameter],
+        start: int,
+        stop: int,
+        seen: Intervals = ALL,
     ) -> Iterator[Block]:
-        """Read each file of [start, stop) in turn; cut every file to the request."""
+        """Read each file of [start, stop) in turn; cut every file to what may be seen."""
+        window = intersect(seen, ((start, stop),))
+        if not window:
+            return
+        edges = np.array(window, dtype=np.int64).ravel()
         time_variable = dataset.config.time_variable
         variables = [time_variable, *dict.fromkeys(p.variable for p in parameters)]
-        for row in self._files(dataset, start, stop):
+        for row in self._files(dataset, window, seen):
             data = self._read(dataset, row, variables)
             times = np.asarray(data[time_variable]).astype("datetime64[ns]").astype(np.int64)
             if len(times) > 1 and np.any(times[1:] < times[:-1]):
                 order = np.argsort(times, kind="stable")
                 times = times[order]
                 data = {k: np.asarray(v)[order] for k, v in data.items() if k != time_variable}
-            lo, hi = np.searchsorted(times, [start, stop], side="left")
-            columns = {
-                p.name: _per_record(np.asarray(data[p.variable]), p, len(times)) for p in parameters
-            }
-            for first in range(int(lo), int(hi), BLOCK_RECORDS):
-                last = min(first + BLOCK_RECORDS, int(hi))
-                values = {name: column[first:last] for name, column in columns.items()}
-                yield Block(times[first:last], values)
+            # Each visible range [lo, hi) of the request is a run of records [i, j).
+            bounds = np.searchsorted(times, edges, side="left").reshape(-1, 2)
+            columns: dict[str, np.ndarray] | None = None
+            for lo, hi in bounds.tolist():
+                if hi <= lo:
+                    continue
+                if columns is None:
+                    columns = {
+                        p.name: _per_record(np.asarray(data[p.variable]), p, len(times))
+                        for p in parameters
+                    }
+                for first in range(lo, hi, BLOCK_RECORDS):
+                    last = min(first + BLOCK_RECORDS, hi)
+                    values = {name: column[first:last] for name, column in columns.items()}
+                    yield Block(times[first:last], values)
 
 
 def _per_record(values: np.ndarray, parameter: HapiParameter, records: int) -> np.ndarray:

@@ -65,9 +65,25 @@ class HapiStatus(enum.Enum):
 
 
 class HapiError(SocError):
-    """A request the HAPI server refuses, with its status and a safe detail."""
+    """A request the HAPI server refuses, with its status and a safe detail.
 
-    def __init__(self, status: HapiStatus, detail: str | None = None):
+    ``http`` overrides the HTTP status of the table for the refusals HAPI has no code of
+    its own for (credentials that do not hold: 401; too many failed attempts: 429), so
+    that clients' HTTP machinery (netrc, a token prompt, a back-off) acts on them while
+    the body stays a HAPI status; ``headers`` go with the response (``WWW-Authenticate``,
+    ``Retry-After``).
+    """
+
+    def __init__(
+        self,
+        status: HapiStatus,
+        detail: str | None = None,
+        *,
+        http: int | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         self.status = status
         self.detail = detail
+        self.http = http if http is not None else status.http
+        self.headers = dict(headers or {})
         super().__init__(status.body(detail)["message"])

@@ -25,6 +25,31 @@ def check_mission(mission: Mission) -> list[Problem]:
     for did, dataset in mission.datasets.items():
         problems += _check_dataset(mission, did, dataset)
     problems += _check_rules(mission)
+    problems += _check_release(mission)
+    return problems
+
+
+def _check_release(mission: Mission) -> list[Problem]:
+    """Policies name products, datasets and levels the mission has."""
+    levels = {p.level for p in mission.products.values()}
+    problems = []
+    for n, policy in enumerate(mission.release.policies):
+        where = f"release.policies[{n}]"
+        problems += [
+            Problem(f"unknown product {p!r}", f"{where}.products")
+            for p in policy.products
+            if p not in mission.products
+        ]
+        problems += [
+            Problem(f"unknown dataset {d!r}", f"{where}.datasets")
+            for d in policy.datasets
+            if d not in mission.datasets
+        ]
+        problems += [
+            Problem(f"no product of level {lv!r}", f"{where}.levels")
+            for lv in policy.levels
+            if lv not in levels
+        ]
     return problems
 
 

@@ -19,6 +19,7 @@ from pydantic import Field, PrivateAttr, model_validator
 from socstack.mission._base import EntryPoint, StrictModel, Token
 from socstack.mission.datasets import Bins, Dataset, Parameter
 from socstack.mission.products import Product
+from socstack.mission.release import Policy, ProductPolicy, Release
 from socstack.mission.rules import Rule, RuleInput, RuleOutput, Window
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "Instrument",
     "Mission",
     "Parameter",
+    "Policy",
     "Product",
+    "ProductPolicy",
     "Release",
     "Rule",
     "RuleInput",
@@ -59,21 +62,6 @@ class Instrument(Span):
 
     title: str = ""
     description: str = ""
-
-
-class Release(StrictModel):
-    """Which files are public, and when."""
-
-    public_levels: list[Token] = Field(default_factory=list)
-    embargo_days: int = Field(0, ge=0)
-
-    def is_public(self, level: str, covered_until: dt.datetime | None, now: dt.datetime) -> bool:
-        """True if a file of ``level`` covering data up to ``covered_until`` is public now."""
-        if level not in self.public_levels:
-            return False
-        if covered_until is None or self.embargo_days == 0:
-            return True
-        return covered_until + dt.timedelta(days=self.embargo_days) <= now
 
 
 class Mission(Span):
@@ -146,6 +134,12 @@ class Mission(Span):
         """True if files of ``product`` can exist for ``day`` (within its instrument's span)."""
         found = self.products.get(product)
         return found is None or self.span(found.instrument).holds(day)
+
+    def policy(self, product: str) -> ProductPolicy:
+        """The release policy in force for ``product``."""
+        spec = self.products[product]
+        datasets = [d.id for d in self.datasets.values() if d.product == product]
+        return self.release.policy(product, spec.level, datasets)
 
     def rules_triggered_by(self, product: str) -> list[Rule]:
         """Rules with ``product`` as a triggering input."""

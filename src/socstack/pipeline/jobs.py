@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from socstack._exceptions import CatalogError, SocError, StorageError
+from socstack.access.redact import RedactTokens
 from socstack.catalog.db import Catalog
 from socstack.catalog.events import append_event
 from socstack.catalog.models import JOB_ENDED, Job, JobStatus, utcnow
@@ -208,6 +209,7 @@ class _Tail(logging.Handler):
         super().__init__(logging.INFO)
         self.lines: collections.deque[str] = collections.deque(maxlen=lines)
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self.addFilter(RedactTokens())  # the tail is served by the API: no token in it
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))

@@ -26,6 +26,7 @@ from socstack.viz.links import Endpoints
 from socstack.viz.opening import register_opening
 from socstack.viz.pages import register_pages
 from socstack.viz.plotting import register_plotting
+from socstack.viz.signin import register_signin
 from socstack.viz.stack import register_stack
 from socstack.viz.viewer import Viewer
 
@@ -62,4 +63,5 @@ def create_dash(
     register_plotting(app, viewer)
     register_exports(app, viewer)
     register_pages(app, endpoints, timeout)
+    register_signin(app, endpoints, timeout)
     return app

@@ -76,8 +76,11 @@ class HapiServer:
         client: httpx.Client | None = None,
         binary: bool = True,
         info_ttl: float = 30.0,
+        headers: dict[str, str] | None = None,
     ):
         self.url = url.strip().rstrip("/")
+        # Sent with every request (the viz's user's token, to socstack's own server only).
+        self.headers = dict(headers or {})
         self.binary = binary  # False: always csv (a server whose binary is broken)
         if not self.url.startswith(("http://", "https://")):
             raise HapiClientError(f"{url!r} is not an http:// or https:// URL of a HAPI server")
@@ -244,7 +247,7 @@ class HapiServer:
     def _stream(self, endpoint: str, params: dict[str, str]) -> _Response:
         url = f"{self.url}/{endpoint}"
         try:
-            request = self.client.build_request("GET", url, params=params)
+            request = self.client.build_request("GET", url, params=params, headers=self.headers)
             response = self.client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             raise HapiClientError(f"{self.url} did not answer within {self.timeout:g} s") from exc

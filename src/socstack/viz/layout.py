@@ -12,6 +12,7 @@ from __future__ import annotations
 from dash import dcc, html
 
 from socstack.viz.pages import quicklooks_layout, status_layout
+from socstack.viz.signin import signin_layout
 from socstack.viz.stack import stack_controls
 
 __all__ = ["PREFIX", "page_layout"]
@@ -36,6 +37,20 @@ def page_layout() -> html.Div:
                     dcc.Link("Plot", href=PREFIX, id="nav-plot"),
                     dcc.Link("Quicklooks", href=PREFIX + "quicklooks", id="nav-quicklooks"),
                     dcc.Link("Pipeline", href=PREFIX + "status", id="nav-status"),
+                    html.Span(
+                        [
+                            html.Span(id="who", className="who"),
+                            dcc.Link("Sign in", href=PREFIX + "signin", id="nav-signin"),
+                            html.Form(
+                                html.Button("Sign out", type="submit", id="signout"),
+                                action="/viz/session/end",
+                                method="POST",
+                                id="signout-form",
+                                style={"display": "none"},
+                            ),
+                        ],
+                        className="account",
+                    ),
                 ],
                 className="topbar",
             ),
@@ -44,6 +59,7 @@ def page_layout() -> html.Div:
                     html.Div(_plot_page(), id="page-plot"),
                     html.Div(quicklooks_layout(), id="page-quicklooks", style={"display": "none"}),
                     html.Div(status_layout(), id="page-status", style={"display": "none"}),
+                    html.Div(signin_layout(), id="page-signin", style={"display": "none"}),
                 ]
             ),
         ]

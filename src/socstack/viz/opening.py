@@ -38,12 +38,13 @@ def register_opening(app: Dash, viewer: Viewer, default_view: str = "") -> None:
         Output("page-plot", "style"),
         Output("page-quicklooks", "style"),
         Output("page-status", "style"),
+        Output("page-signin", "style"),
         Input("url", "pathname"),
     )
     def show_page(pathname: str | None) -> tuple[dict[str, str], ...]:
         page = (pathname or PREFIX).rstrip("/").rsplit("/", 1)[-1]
-        shown = {"quicklooks": 1, "status": 2}.get(page, 0)
-        return tuple({} if i == shown else {"display": "none"} for i in range(3))
+        shown = {"quicklooks": 1, "status": 2, "signin": 3}.get(page, 0)
+        return tuple({} if i == shown else {"display": "none"} for i in range(4))
 
     @app.callback(
         Output("server", "value"),

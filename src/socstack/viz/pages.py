@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import dash
@@ -16,6 +17,7 @@ import httpx
 from dash import Input, Output, dcc, html
 
 from socstack.viz.links import Endpoints
+from socstack.viz.signin import CREDENTIAL, headers_for
 
 __all__ = ["quicklooks_layout", "register_pages", "status_layout"]
 
@@ -32,6 +34,8 @@ _STATUSES = (
 #: What the gallery says when no loaded mission has quicklooks: the API then refuses
 #: ``level=ql`` as a level no mission has (422), which is no error of the page's.
 NO_QUICKLOOKS = "No mission here makes quicklooks (products of level ql)."
+SIGN_IN_FOR_JOBS = "Sign in as a mission's team member or an operator to see the pipeline."
+NOT_YOUR_JOBS = "The pipeline is for the missions' teams and operators; this sign-in is neither."
 
 
 class ApiError(Exception):
@@ -87,7 +91,10 @@ def register_pages(app: dash.Dash, endpoints: Endpoints, timeout: float) -> None
     def get(path: str, **params: Any) -> dict[str, Any]:
         base = endpoints.api().rstrip("/")
         try:
-            response = http.get(f"{base}{path}", params=params)
+            # As the page's user: the gallery and the jobs are what they may see.
+            response = http.get(
+                f"{base}{path}", params=params, headers=headers_for(CREDENTIAL.get())
+            )
         except httpx.HTTPError as exc:
             raise ApiError(f"cannot reach socstack's API at {base}: {exc}") from exc
         if response.status_code != 200:
@@ -178,6 +185,12 @@ def register_pages(app: dash.Dash, endpoints: Endpoints, timeout: float) -> None
             )
         return rows, "", True
 
+    _register_status(app, get)
+
+
+def _register_status(app: dash.Dash, get: Callable[..., dict[str, Any]]) -> None:
+    """The pipeline page: counts, blocked jobs and failures, as its user may see them."""
+
     @app.callback(
         Output("status-counts", "children"),
         Output("status-blocked", "children"),
@@ -190,13 +203,16 @@ def register_pages(app: dash.Dash, endpoints: Endpoints, timeout: float) -> None
     def status(_: int | None, pathname: str | None) -> Any:
         if not (pathname or "").rstrip("/").endswith("status"):
             return (dash.no_update,) * 5
+        if CREDENTIAL.get() is None:  # jobs are the teams' and operators': do not even ask
+            return [], [], [], SIGN_IN_FOR_JOBS, False
         try:
             counts = get("/jobs", limit=1)["counts"]
             blocked = get("/jobs", status="blocked", limit=50)["jobs"]
             failed = get("/jobs", status="failed", limit=10)["jobs"]
             timed_out = get("/jobs", status="timed_out", limit=10)["jobs"]
         except ApiError as exc:
-            return [], [], [], str(exc), False
+            refused = exc.status in (401, 403)
+            return [], [], [], NOT_YOUR_JOBS if refused else str(exc), False
         tiles = [
             html.Div([html.Strong(f"{counts.get(s, 0):,}"), html.Span(s)], className=f"tile {s}")
             for s in _STATUSES

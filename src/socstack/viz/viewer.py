@@ -9,6 +9,7 @@ from the summary instead, with the same envelope from far fewer records.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from socstack.viz.cache import TableCache
 from socstack.viz.client import HapiClientError, HapiServer, Table
 from socstack.viz.figures import PanelData, parameter_specs
 from socstack.viz.links import Endpoints, View
+from socstack.viz.signin import CREDENTIAL, fingerprint, headers_for
 from socstack.viz.traces import with_gaps
 
 __all__ = ["SUMMARY_RECORDS_PER_COLUMN", "Summary", "Viewer", "summary_covers"]
@@ -54,7 +56,7 @@ class Viewer:
         self.endpoints = endpoints
         self.cache = cache
         self.timeout = timeout
-        self._servers: dict[str, HapiServer] = {}
+        self._servers: dict[tuple[str, str], HapiServer] = {}
         self._http = httpx.Client(timeout=timeout, follow_redirects=True)
         # Uncompressed from servers next door: gzip would cost both ends more CPU than
         # it saves on a loopback or cluster network (a month of 1 Hz data: 3.0 s
@@ -64,13 +66,21 @@ class Viewer:
         )
 
     def server(self, url: str) -> HapiServer:
-        """The server at ``url`` (one client per server, its infos cached)."""
+        """The server at ``url`` as this request's user sees it (its infos cached).
+
+        The user's token goes to socstack's own HAPI server only: a server typed into
+        the page is asked anonymously, and never learns it.
+        """
         url = url.strip().rstrip("/")
-        if url not in self._servers:
-            near = url == self.endpoints.hapi().rstrip("/") or _is_local(url)
-            client = self._near if near else self._http
-            self._servers[url] = HapiServer(url, timeout=self.timeout, client=client)
-        return self._servers[url]
+        own = url == self.endpoints.hapi().rstrip("/")
+        credential = CREDENTIAL.get() if own else None
+        key = (url, fingerprint(credential))
+        if key not in self._servers:
+            client = self._near if own or _is_local(url) else self._http
+            self._servers[key] = HapiServer(
+                url, timeout=self.timeout, client=client, headers=headers_for(credential)
+            )
+        return self._servers[key]
 
     def table(
         self, server_url: str, dataset: str, parameters: Sequence[str], start: int, stop: int
@@ -80,7 +90,9 @@ class Viewer:
         # A new file changes the dataset's modificationDate, and so the key: a window
         # downloaded before it arrived is not served from the cache after.
         modified = str(server.info(dataset).get("modificationDate", ""))
-        key = (server.url, dataset, tuple(parameters), modified)
+        # Keyed by who asked too: nobody is served what someone allowed more downloaded.
+        who = fingerprint(server.headers.get("Authorization"))
+        key = (server.url, who, dataset, tuple(parameters), modified)
         return self.cache.get(
             key, start, stop, lambda a, b: server.data(dataset, list(parameters), a, b)
         )
@@ -157,7 +169,11 @@ class Viewer:
             return PanelData(panel, spec, table)
 
         with ThreadPoolExecutor(max_workers=_DOWNLOADS_AT_ONCE) as pool:
-            data = list(pool.map(one, range(len(view.panels))))
+            # Each download runs in this request's context: as this request's user.
+            futures = [
+                pool.submit(contextvars.copy_context().run, one, k) for k in range(len(view.panels))
+            ]
+            data = [f.result() for f in futures]
         if not any(len(d.table.time) for d in data) and data:
             first = view.panels[0]
             self.table(view.server, first.dataset, [first.parameter], *window)  # raises why

@@ -1,4 +1,9 @@
-"""``/api/jobs`` and ``/api/reprocess``: what the pipeline does, and asking it to redo work."""
+"""``/api/jobs`` and ``/api/reprocess``: what the pipeline does, and asking it to redo work.
+
+Jobs are the data center's working: a mission's team (any of its groups) sees its
+mission's jobs, operators and admins see all (``Action.READ_JOBS``); retrying and
+reprocessing are for operators (``Action.RUN``, scope ``run``).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from socstack._exceptions import NotFoundError, SocError
-from socstack.api.deps import RuntimeDep, VocabularyDep
+from socstack.access import Action
+from socstack.access.audit import audit
+from socstack.api.deps import GuardDep, RuntimeDep, VocabularyDep
 from socstack.api.errors import problem
+from socstack.api.schemas import MAX_ID, PathId
 from socstack.catalog.models import Job, JobStatus
 from socstack.pipeline.jobs import retry
 from socstack.pipeline.reprocess import Selection, reprocess
@@ -141,6 +149,7 @@ def _out(job: Job, detail: bool = False) -> dict[str, Any]:
 @router.get("/jobs", response_model=JobList, summary="List jobs")
 def list_jobs(
     runtime: RuntimeDep,
+    guard: GuardDep,
     vocabulary: VocabularyDep,
     *,
     status: Annotated[JobStatus | None, Query()] = None,
@@ -149,15 +158,21 @@ def list_jobs(
     partition: Annotated[dt.date | None, Query(description="The day a job is for.")] = None,
     since: Annotated[dt.datetime | None, Query(description="Jobs created at or after.")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> JobList:
     """Jobs filtered by status, mission, rule, partition and creation time, newest first.
 
     A mission or rule that no loaded mission declares is refused (422, with the values
-    it takes).
+    it takes). Only the jobs of the missions the asker works on are listed and counted;
+    401 or 403 for who may see no mission's jobs, or not the one asked for.
     """
+    missions = runtime.access.missions_of(guard.identity)
+    if not missions:
+        guard.require(Action.READ_JOBS)
     vocabulary.check(mission=mission, rule=rule)
-    query = select(Job)
+    if mission:
+        guard.require(Action.READ_JOBS, mission=mission)
+    query = select(Job).where(Job.mission.in_(missions))
     if status is not None:
         query = query.where(Job.status == status)
     if mission:
@@ -179,40 +194,62 @@ def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=JobDetail, summary="One job")
-def job(runtime: RuntimeDep, job_id: int) -> JobDetail:
-    """A job with its inputs, outputs, attempts, worker, timings, error and log tail."""
+def job(runtime: RuntimeDep, guard: GuardDep, job_id: PathId) -> JobDetail:
+    """A job with its inputs, outputs, attempts, worker, timings, error and log tail.
+
+    401 or 403 for who may see no jobs; 404 for no such job; 403 for a job of a mission
+    the asker does not work on.
+    """
+    if not runtime.access.missions_of(guard.identity):
+        guard.require(Action.READ_JOBS)
     with runtime.catalog.session() as session:
         row = session.get(Job, job_id)
     if row is None:
         raise NotFoundError(f"no job {job_id}")
+    guard.require(Action.READ_JOBS, mission=row.mission)
     return JobDetail(**_out(row, detail=True))
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobOut, summary="Retry a job")
-def retry_job(runtime: RuntimeDep, job_id: int) -> JobOut | JSONResponse:
-    """Queue a failed or timed-out job again."""
+def retry_job(runtime: RuntimeDep, guard: GuardDep, job_id: PathId) -> JobOut | JSONResponse:
+    """Queue a failed or timed-out job again (operators: scope ``run``)."""
+    guard.require(Action.RUN)
     try:
         row = retry(runtime.catalog, job_id)
     except NotFoundError:
         raise
     except SocError as exc:
         return problem(409, "Conflict", str(exc))
+    audit(runtime.catalog, guard.identity.label, "job.retry", str(job_id), mission=row.mission)
     return JobOut(**_out(row))
 
 
 @router.post("/reprocess", response_model=ReprocessOut, status_code=202, summary="Reprocess")
-def reprocess_range(runtime: RuntimeDep, request: ReprocessRequest) -> ReprocessOut | JSONResponse:
+def reprocess_range(
+    runtime: RuntimeDep, guard: GuardDep, request: ReprocessRequest
+) -> ReprocessOut | JSONResponse:
     """Re-plan rules over a range of days; only jobs whose inputs or code changed run.
 
     Select by mission, instrument, product or rule. The levels after the selected rules
     follow by themselves as new outputs arrive. Follow progress at ``/api/jobs``.
+    Operators only (scope ``run``).
     """
+    guard.require(Action.RUN, mission=request.mission)
     if request.stop < request.start:
         return problem(422, "Invalid request", "stop is before start")
     if (request.stop - request.start).days > 3660:
         return problem(422, "Invalid request", "at most ten years at a time")
     selection = Selection(request.mission, request.instrument, request.product, request.rule)
     summary = reprocess(runtime, selection, request.start, request.stop)
+    audit(
+        runtime.catalog,
+        guard.identity.label,
+        "reprocess",
+        summary.selection,
+        start=request.start.isoformat(),
+        stop=request.stop.isoformat(),
+        jobs=len(summary.jobs),
+    )
     return ReprocessOut(
         selection=summary.selection,
         rules=summary.rules,
