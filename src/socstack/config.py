@@ -149,6 +149,23 @@ class Settings(BaseSettings):
     oidc_audience: str = Field("socstack", description="The audience a JWT must name.")
     oidc_groups_claim: str = Field("groups", description="The JWT claim that lists groups.")
 
+    # The client and notebook runs (socstack.client, socstack.analysis).
+    token: str = Field(
+        "",
+        repr=False,
+        description=(
+            "The token socstack.client sends when none is given; in a notebook run, the"
+            " run's own short-lived token, made for the run's submitter."
+        ),
+    )
+    run_dir: Path | None = Field(
+        None,
+        description=(
+            "Set by the worker inside a notebook run: the folder the run shares with it"
+            " (the files the client read, the datasets it published)."
+        ),
+    )
+
     viz_hapi_url: str = Field(
         "", description="HAPI server the viz opens with (default: this socstack's /hapi)."
     )
