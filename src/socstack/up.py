@@ -99,8 +99,20 @@ class PublicUrl:
         return self.url
 
 
-def serve(app: object, host: str, port: int, on_started: Callable[[int], None]) -> None:
-    """Run uvicorn in this thread until a signal stops it; report the bound port."""
+def serve(
+    app: object,
+    host: str,
+    port: int,
+    on_started: Callable[[int], None],
+    *,
+    forwarded_allow_ips: str = "127.0.0.1",
+) -> None:
+    """Run uvicorn in this thread until a signal stops it; report the bound port.
+
+    ``X-Forwarded-For`` is believed only from ``forwarded_allow_ips`` (the ingress), so
+    the failed sign-ins are counted per client and never per proxy, and a client cannot
+    pick its own address by sending the header itself.
+    """
     config = uvicorn.Config(
         SecurityHeaders(app),  # type: ignore[arg-type]
         host=host,
@@ -108,6 +120,8 @@ def serve(app: object, host: str, port: int, on_started: Callable[[int], None]) 
         log_config=None,
         access_log=False,
         server_header=False,  # no banner naming the software and its version
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
         timeout_graceful_shutdown=10,
     )
     server = uvicorn.Server(config)
