@@ -59,6 +59,7 @@ class Action(enum.StrEnum):
     UPLOAD = "upload"  # deliver a product's files
     READ_JOBS = "read_jobs"  # see a mission's jobs
     RUN = "run"  # retry jobs, reprocess
+    ANALYSE = "analyse"  # submit notebook runs (each reads as its submitter)
     RELEASE = "release"  # release or unrelease a product's data
     OPERATE = "operate"  # metrics, quarantine: the data center's own workings
     ADMIN = "admin"  # users, tokens, the audit log
@@ -241,6 +242,10 @@ class Access:
             Action.RUN: (
                 identity.can("run") and identity.staff,
                 "running the pipeline is for operators (scope run)",
+            ),
+            Action.ANALYSE: (
+                identity.can("run") and not identity.anonymous,
+                "submitting notebook runs needs a token with scope run",
             ),
             Action.RELEASE: (
                 spec is not None
