@@ -114,9 +114,9 @@ def test_a_run_publishes_a_product_with_provenance_and_runs_once(stack: Stack) -
         made = session.scalar(select(File).where(File.name == product))
         assert made is not None and made.records == 4
         parents = session.scalars(
-            select(File.name).join(Provenance, Provenance.input_id == File.id).where(
-                Provenance.output_id == made.id
-            )
+            select(File.name)
+            .join(Provenance, Provenance.input_id == File.id)
+            .where(Provenance.output_id == made.id)
         ).all()
     assert parents == [raw]
     provenance = client.get(kinds["provenance"]["url"], headers=bearer(scientist)).json()
@@ -173,9 +173,13 @@ def test_parameters_are_checked_before_anything_is_queued(stack: Stack) -> None:
         assert response.status_code == 422, response.text
         assert says in response.json()["detail"]
         assert response.json()["parameters"] == publish["parameters"]
-    missing = client.post("/api/runs", json={"notebook": "runtest/nope.ipynb"}, headers=bearer(scientist))
+    missing = client.post(
+        "/api/runs", json={"notebook": "runtest/nope.ipynb"}, headers=bearer(scientist)
+    )
     assert missing.status_code == 422 and "no notebook" in missing.json()["detail"]
-    refused = client.post("/api/runs", json={"notebook": "runtest/fail.ipynb"}, headers=bearer(reader))
+    refused = client.post(
+        "/api/runs", json={"notebook": "runtest/fail.ipynb"}, headers=bearer(reader)
+    )
     assert refused.status_code == 403
     assert client.post("/api/runs", json={"notebook": "runtest/fail.ipynb"}).status_code == 401
     assert client.get("/api/notebooks").status_code == 401
@@ -184,9 +188,10 @@ def test_parameters_are_checked_before_anything_is_queued(stack: Stack) -> None:
 
 
 def _pid(stack: Stack, run_id: int, attempt: int = 1, timeout: float = 60) -> int:
-    path = stack.data / "runs" / str(run_id) / f"attempt-{attempt}" / "work" / "kernel.pid"
     path = stack.data / "runs" / str(run_id) / f"attempt-{attempt}" / "kernel.pid"
-    stack.wait(lambda: path.is_file() and path.read_text().strip() != "", "the kernel's pid", timeout)
+    stack.wait(
+        lambda: path.is_file() and path.read_text().strip() != "", "the kernel's pid", timeout
+    )
     return int(path.read_text())
 
 
