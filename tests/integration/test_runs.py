@@ -11,6 +11,7 @@ its timeout, a kernel over its memory limit, a worker killed mid-run.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import time
@@ -25,7 +26,9 @@ from sqlalchemy import select
 from socstack.api.app import create_app
 from socstack.catalog.models import File, FileSource, JobStatus, Provenance
 from socstack.catalog.runs import Run
+from socstack.config import Settings, get_settings
 from socstack.mission import Version
+from socstack.runtime import Runtime
 from tests.integration.people import bearer, person
 from tests.integration.pipeline_stack import Stack
 from tests.integration.test_pipeline import _broker_url, _catalog_url
@@ -255,3 +258,99 @@ def test_kernel_deaths_timeouts_memory_and_lost_workers(stack: Stack) -> None:
     measured["lost worker"] = time.monotonic() - killed_at
     assert run["status"] == "succeeded" and run["attempts"] == 2, run
     print("seconds to detection:", {k: round(v, 1) for k, v in measured.items()})
+
+
+def test_a_notebook_rule_runs_on_arrival_and_again_on_a_new_input_version(stack: Stack) -> None:
+    stack.start_planner()
+    stack._start("worker", "--queues", "processing", "--concurrency", "1", name="worker")
+    spec = stack.runtime.missions.mission("runtest")
+    rule = spec.rules["sums"]
+    assert rule.code_version.startswith("1.0.0+nb.")  # the notebook's hash is its code
+
+    def deliver(version: str, content: str) -> str:
+        path = stack.staging / spec.products["raw"].file_name(DAY, Version.parse(version)).name
+        path.write_text(content)
+        assert (
+            stack.runtime.ingestor.ingest(path, source=FileSource.CLI).outcome.value == "archived"
+        )
+        return path.name
+
+    def total(version: str) -> tuple[float, list[str]]:
+        name = spec.products["daily"].file_name(DAY, Version.parse(version)).name
+        with stack.runtime.catalog.session() as session:
+            row = session.scalar(select(File).where(File.name == name))
+            assert row is not None and row.code_version == rule.code_version
+            parents = session.scalars(
+                select(File.name)
+                .join(Provenance, Provenance.input_id == File.id)
+                .where(Provenance.output_id == row.id)
+            ).all()
+        local = stack.runtime.archive.fetch(row.uri, stack.data / name)
+        dataset = spec.products["daily"].reader.read(local, spec.products["daily"])
+        return float(dataset["total"].values[0]), list(parents)
+
+    first = deliver("1.0.0", "value\n1\n2\n")
+    stack.wait(lambda: stack.archived("daily").get(DAY.isoformat()) == "1.0.0", "daily v1.0.0")
+    assert total("1.0.0") == (3.0, [first])
+    second = deliver("1.0.1", "value\n5\n")
+    stack.wait(lambda: stack.archived("daily").get(DAY.isoformat()) == "1.0.1", "daily v1.0.1")
+    assert total("1.0.1") == (5.0, [second])
+    assert [j.status for j in stack.jobs("sums")] == [JobStatus.SUCCEEDED] * 2
+
+
+def test_a_notebook_rule_is_checked_at_load(tmp_path: Path) -> None:
+    import shutil
+
+    from socstack._exceptions import ConfigError
+    from socstack.mission import load_missions
+
+    folder = tmp_path / "runtest"
+    shutil.copytree(RUNTEST, folder)
+    text = (folder / "mission.yaml").read_text()
+    (folder / "mission.yaml").write_text(text.replace("rule_daily.ipynb", "nope.ipynb"))
+    with pytest.raises(ConfigError, match=r"no notebook notebooks/nope\.ipynb"):
+        load_missions([folder])
+    (folder / "mission.yaml").write_text(
+        text.replace("{product: raw}]", "{product: raw, name: raws}]")
+    )
+    with pytest.raises(ConfigError, match=r"rule_daily\.ipynb has no parameter raws"):
+        load_missions([folder])
+    both = text.replace(
+        "    notebook: notebooks/rule_daily.ipynb\n",
+        "    notebook: notebooks/rule_daily.ipynb\n    function: a.b:c\n",
+    )
+    (folder / "mission.yaml").write_text(both)
+    with pytest.raises(ConfigError, match="give either a function or a notebook"):
+        load_missions([folder])
+
+
+def test_the_command_line_submits_lists_and_shows_runs(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from socstack.cli import main
+
+    monkeypatch.setenv("SOC_MISSIONS", str(RUNTEST))
+    get_settings.cache_clear()
+    runtime = Runtime(get_settings())
+    person(runtime, "sci", ["runtest"], ["read", "run"])
+    runtime.close()
+
+    def cli(*args: str) -> Any:
+        get_settings.cache_clear()
+        return CliRunner().invoke(main, list(args))
+
+    bad = cli("runs", "submit", "runtest/publish.ipynb", "-p", "hours=many", "--as", "sci")
+    assert bad.exit_code == 1
+    assert bad.stderr.strip() == "error: runtest/publish.ipynb: hours must be int, not str"
+    made = cli("runs", "submit", "runtest/publish.ipynb", "-p", "hours=2", "--as", "sci")
+    assert made.exit_code == 0, made.output
+    assert made.stdout.strip() == "run 1: runtest/publish.ipynb queued"
+    again = cli("runs", "submit", "runtest/publish.ipynb", "-p", "hours=2", "--as", "sci")
+    assert again.stdout.strip() == "run 1: runtest/publish.ipynb exists already (queued)"
+    listed = cli("runs", "list")
+    assert listed.stdout.split() == ["1", "queued", "0/0", "sci", "runtest/publish.ipynb"]
+    shown = json.loads(cli("runs", "show", "1").stdout)
+    assert shown["parameters"] == {"hours": 2} and shown["submitter"] == "sci"
+    assert cli("runs", "show", "7").stderr.strip() == "error: no run 7"

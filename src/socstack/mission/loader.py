@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from socstack._exceptions import ConfigError, FileNameError, NotFoundError, Problem
-from socstack.mission.checks import check_mission, check_queues
+from socstack.mission.checks import check_mission, check_notebook_rules, check_queues
 from socstack.mission.model import Dataset, Mission, Product
 from socstack.mission.patterns import FileName, is_safe_name
 from socstack.mission.versions import Version
@@ -242,6 +242,7 @@ def load_mission(folder: Path) -> Mission:
         problems += _checks_of_the_rest(data, exc, context, lines)
         raise ConfigError(source=str(source), problems=problems) from exc
     problems += [lines.at(p) for p in check_mission(mission)]
+    problems += [lines.at(p) for p in check_notebook_rules(mission, folder.resolve())]
     if problems:
         raise ConfigError(source=str(source), problems=problems)
     mission._folder = folder.resolve()
