@@ -354,3 +354,54 @@ def test_the_command_line_submits_lists_and_shows_runs(
     shown = json.loads(cli("runs", "show", "1").stdout)
     assert shown["parameters"] == {"hours": 2} and shown["submitter"] == "sci"
     assert cli("runs", "show", "7").stderr.strip() == "error: no run 7"
+
+
+def test_a_published_product_is_no_more_public_than_what_the_run_read(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import shutil
+
+    import numpy as np
+    import xarray as xr
+
+    from socstack.analysis import runenv
+    from socstack.analysis.execute import Ending, Execution
+    from socstack.analysis.runs import archive_outputs
+
+    folder = tmp_path / "runtest"
+    shutil.copytree(RUNTEST, folder)
+    yaml = (folder / "mission.yaml").read_text()
+    withheld = yaml.replace(
+        "{products: [raw, means, daily], public: always}",
+        "{products: [raw], public: release}\n    - {products: [means, daily], public: always}",
+    )
+    (folder / "mission.yaml").write_text(withheld)
+    monkeypatch.setenv("SOC_MISSIONS", str(folder))
+    run_dir = tmp_path / "run"
+    monkeypatch.setenv("SOC_RUN_DIR", str(run_dir))
+    get_settings.cache_clear()
+    runtime = Runtime(get_settings())
+    raw = stack_free_deliver(runtime, tmp_path)
+    runenv.record_read(raw, product="raw")
+    epoch = np.datetime64("2025-03-01", "ns") + np.arange(2) * np.timedelta64(1, "h")
+    runenv.publish(xr.Dataset({"value": ("epoch", [1.0, 2.0])}, coords={"epoch": epoch}), "means")
+    run = Run(id=1, notebook="runtest/publish.ipynb", notebook_sha256="0" * 64, parameters={})
+    outputs, reads, problem = archive_outputs(
+        runtime, run, run_dir, Execution(Ending.SUCCEEDED, None, None, 0), job_id=None
+    )
+    assert reads == [raw]
+    assert problem is not None and "more public than its input" in problem
+    assert [o["kind"] for o in outputs] == ["provenance"]  # nothing published
+    runtime.close()
+    monkeypatch.delenv("SOC_RUN_DIR")
+    get_settings.cache_clear()
+    with pytest.raises(runenv.NotInRunError, match="outside a run"):
+        runenv.publish(xr.Dataset(), "means")
+
+
+def stack_free_deliver(runtime: Runtime, folder: Path) -> str:
+    spec = runtime.missions.mission("runtest").products["raw"]
+    path = folder / spec.file_name(DAY, Version(1, 0, 0)).name
+    path.write_text("value\n1\n2\n")
+    assert runtime.ingestor.ingest(path, source=FileSource.CLI).outcome.value == "archived"
+    return path.name

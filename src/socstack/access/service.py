@@ -133,6 +133,10 @@ class Access:
                 out[(mission.name, product)] = releasable(product)
         return out
 
+    def releasable_ancestors(self, mission: str, product: str) -> list[str]:
+        """The releasable products ``product`` is made from (what limits who sees it)."""
+        return list(self._ancestors.get((mission, product), []))
+
     def sees_all(self, identity: Identity, mission: Mission, product: str) -> bool:
         """Whether ``identity`` sees every byte of ``product`` (its team, staff)."""
         if not identity.can("read"):

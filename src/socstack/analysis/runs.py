@@ -366,7 +366,7 @@ def packages() -> dict[str, str]:
 
 
 def archive_outputs(
-    runtime: Runtime, run: Run, folder: Path, execution: Execution, job_id: int
+    runtime: Runtime, run: Run, folder: Path, execution: Execution, job_id: int | None
 ) -> tuple[list[dict[str, Any]], list[str], str | None]:
     """Archive the run's artifacts and published datasets; (outputs, reads, a problem)."""
     outputs: list[dict[str, Any]] = []
@@ -433,7 +433,7 @@ def _archive_published(
     entry: dict[str, Any],
     *,
     reads: list[str],
-    job_id: int,
+    job_id: int | None,
 ) -> dict[str, Any]:
     import numpy as np
 
@@ -508,11 +508,19 @@ def _archive_published(
 def _no_more_public(runtime: Runtime, mission: str, product: str, inputs: list[File]) -> None:
     """Refuse a published product that would show the public more than an input does."""
     access = runtime.access
+    spec = runtime.missions.mission(mission)
     out = access.visible(ANONYMOUS, mission, product)
     for f in inputs:
         if f.mission != mission:
             continue
-        opened = subtract(out, access.visible(ANONYMOUS, f.mission, f.product))
+        # As Access reads provenance: a never-public input (a raw level) is the team's
+        # working material, so what limits the output is what was released from it.
+        limits = (
+            [f.product]
+            if spec.policy(f.product).public != "never"
+            else access.releasable_ancestors(mission, f.product)
+        )
+        opened = any(subtract(out, access.visible(ANONYMOUS, mission, p)) for p in limits)
         if opened:
             raise AccessDenied(
                 f"published {product} would be more public than its input {f.name}"
