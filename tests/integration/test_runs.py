@@ -29,6 +29,7 @@ from socstack.catalog.runs import Run
 from socstack.config import Settings, get_settings
 from socstack.mission import Version
 from socstack.runtime import Runtime
+from socstack.web import create_web_app
 from tests.integration.people import bearer, person
 from tests.integration.pipeline_stack import Stack
 from tests.integration.test_pipeline import _broker_url, _catalog_url
@@ -96,7 +97,7 @@ def test_a_run_publishes_a_product_with_provenance_and_runs_once(stack: Stack) -
     stranger = person(stack.runtime, "other", [], ["read", "run"])
     stack.start_planner()
     start_worker(stack)
-    client = TestClient(create_app(stack.runtime))
+    client = TestClient(create_web_app(stack.runtime))  # /api and /hapi
     asked = {"notebook": "runtest/publish.ipynb", "parameters": {"raw": raw, "hours": 4}}
 
     response = client.post("/api/runs", json=asked, headers=bearer(scientist))
@@ -122,6 +123,19 @@ def test_a_run_publishes_a_product_with_provenance_and_runs_once(stack: Stack) -
             .where(Provenance.output_id == made.id)
         ).all()
     assert parents == [raw]
+    # HAPI serves it, as any dataset of the mission's YAML.
+    hapi = client.get(
+        "/hapi/data",
+        params={
+            "dataset": "runtest_means",
+            "start": "2025-03-01T00:00Z",
+            "stop": "2025-03-02T00:00Z",
+        },
+    )
+    assert hapi.status_code == 200, hapi.text
+    rows = [line.split(",") for line in hapi.text.strip().splitlines()]
+    assert [float(value) for _, value in rows] == [0.0, 1.0, 2.0, 3.0]
+    assert rows[1][0].startswith("2025-03-01T01:00:00")
     provenance = client.get(kinds["provenance"]["url"], headers=bearer(scientist)).json()
     assert provenance["notebook_sha256"] == run["notebook_sha256"]
     assert provenance["parameters"] == asked["parameters"]
