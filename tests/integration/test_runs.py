@@ -203,6 +203,22 @@ def test_parameters_are_checked_before_anything_is_queued(stack: Stack) -> None:
     with stack.runtime.catalog.session() as session:
         assert session.scalars(select(Run)).all() == []
 
+    # A notebook of one's own is uploaded with its parameters, checked the same way.
+    content = (RUNTEST / "notebooks" / "fail.ipynb").read_bytes()
+    files = {"notebook": ("mine.ipynb", content, "application/x-ipynb+json")}
+    wrong = client.post(
+        "/api/runs", files=files, data={"parameters": '{"mesage": "x"}'}, headers=bearer(scientist)
+    )
+    assert wrong.status_code == 422 and "unknown parameter 'mesage'" in wrong.json()["detail"]
+    uploaded = client.post(
+        "/api/runs", files=files, data={"parameters": '{"message": "x"}'}, headers=bearer(scientist)
+    )
+    assert uploaded.status_code == 202, uploaded.text
+    assert uploaded.json()["parameters"] == {"message": "x"}
+    with stack.runtime.catalog.session() as session:
+        (run,) = session.scalars(select(Run)).all()
+    assert run.origin == "upload" and stack.runtime.archive.exists(run.notebook)
+
 
 def _pid(stack: Stack, run_id: int, attempt: int = 1, timeout: float = 60) -> int:
     path = stack.data / "runs" / str(run_id) / f"attempt-{attempt}" / "kernel.pid"
