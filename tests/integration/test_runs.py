@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -279,10 +280,8 @@ def test_kernel_deaths_timeouts_memory_and_lost_workers(stack: Stack) -> None:
     orphan = _pid(stack, lost)
     Stack.kill(worker)
     killed_at = time.monotonic()
-    try:
-        os.kill(orphan, signal.SIGKILL)  # the kernel of a dead worker, in its own session
-    except ProcessLookupError:
-        pass
+    # The dead worker's kernel (in a session of its own) sees its parent gone and ends.
+    stack.wait(lambda: not psutil.pid_exists(orphan), "the orphaned kernel to end", 15)
     start_worker(stack)
     run = wait_ended(stack, client, scientist, lost)
     measured["lost worker"] = time.monotonic() - killed_at

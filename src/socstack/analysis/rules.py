@@ -51,6 +51,11 @@ def notebook_function(
             timeout=max(1.0, rule.timeout - min(MARGIN, rule.timeout / 10)),
             memory_mb=settings.run_memory_mb,
         )
+        if execution.ending == Ending.TIMED_OUT:
+            # Said the way Celery says a rule's time limit, so the job ends timed_out.
+            from billiard.exceptions import SoftTimeLimitExceeded
+
+            raise SoftTimeLimitExceeded(f"notebook {rule.notebook}: {execution.error}")
         if execution.ending != Ending.SUCCEEDED:
             raise SocError(f"rule {rule.id}: notebook {rule.notebook}: {execution.error}")
         produced: dict[str, Any] = {}
