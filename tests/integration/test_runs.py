@@ -434,3 +434,30 @@ def stack_free_deliver(runtime: Runtime, folder: Path) -> str:
     path.write_text("value\n1\n2\n")
     assert runtime.ingestor.ingest(path, source=FileSource.CLI).outcome.value == "archived"
     return path.name
+
+
+def test_a_notebook_rule_past_its_deadline_is_timed_out(tmp_path: Path) -> None:
+    import shutil
+
+    from billiard.exceptions import SoftTimeLimitExceeded
+
+    from socstack.analysis.rules import notebook_function
+    from socstack.mission import load_missions
+    from socstack.pipeline.context import RuleContext
+
+    folder = tmp_path / "runtest"
+    shutil.copytree(RUNTEST, folder)
+    sleepy = (folder / "notebooks" / "sleep.ipynb").read_text()
+    (folder / "notebooks" / "rule_daily.ipynb").write_text(
+        sleepy.replace("seconds = 60.0", "seconds = 60.0\\nraw = []\\npartition = ''")
+    )
+    mission = load_missions([folder]).mission("runtest")
+    rule = mission.rules["sums"].model_copy(update={"timeout": 3.0})
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    context = RuleContext(mission=mission, rule=rule, partition=DAY, scratch=scratch)
+    run = notebook_function(Settings(data_dir=tmp_path), mission, rule)
+    started = time.monotonic()
+    with pytest.raises(SoftTimeLimitExceeded, match=r"timed out after 2\.7 s"):
+        run(context)
+    assert time.monotonic() - started < 15
