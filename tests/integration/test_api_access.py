@@ -506,6 +506,11 @@ def test_runs_are_submitted_with_scope_run_and_seen_by_who_may_read_their_inputs
     assert center.ask("pls-run", "GET", "/api/runs").json()["runs"] == []
     assert [r["id"] for r in center.ask("mag-run", "GET", "/api/runs").json()["runs"]] == [run_id]
     assert [r["id"] for r in center.ask("operator", "GET", "/api/runs").json()["runs"]] == [run_id]
+    # Its job is its submitter's too: not among the mission's jobs its team sees.
+    job = made.json()["job"]
+    assert job not in {j["id"] for j in center.ask("mag", "GET", "/api/jobs").json()["jobs"]}
+    assert center.ask("mag", "GET", f"/api/jobs/{job}").status_code == 404
+    assert center.ask("operator", "GET", f"/api/jobs/{job}").status_code == 200
 
 
 # -- events -----------------------------------------------------------------------------------

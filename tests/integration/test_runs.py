@@ -37,6 +37,7 @@ from tests.integration.test_pipeline import _broker_url, _catalog_url
 
 RUNTEST = Path(__file__).resolve().parent.parent / "data" / "missions" / "runtest"
 DAY = dt.date(2025, 3, 1)
+ADMIN = "soc_0123456789abcdef_" + "a" * 43
 ENDED = {JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TIMED_OUT}
 
 
@@ -49,9 +50,12 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Stack]:
         _broker_url(broker, tmp_path),
         missions=RUNTEST,
     )
-    pipeline.env.update(SOC_RUN_TIMEOUT="30", SOC_RUN_MEMORY_MB="400")
+    # The worker's admin token (a deployment's secret) must never reach a kernel.
+    pipeline.env.update(SOC_RUN_TIMEOUT="30", SOC_RUN_MEMORY_MB="400", SOC_ADMIN_TOKEN=ADMIN)
     pipeline.reload()
     yield pipeline
+    for process in pipeline.processes:  # nothing of theirs is kept: no warm shutdown
+        Stack.kill(process)
     pipeline.close()
 
 
@@ -149,7 +153,8 @@ def test_a_run_publishes_a_product_with_provenance_and_runs_once(stack: Stack) -
     assert figure.content.startswith(b"\x89PNG")
     # The kernel had a token of the submitter's, revoked once the run ended.
     notebook = client.get(kinds["notebook"]["url"], headers=bearer(scientist)).text
-    assert "token given: True" in notebook
+    assert "token given: True" in notebook and "admin token given: False" in notebook
+    assert ADMIN not in notebook
     tokens = stack.runtime.access.accounts.tokens("sci")
     (kernel_token,) = [t for t in tokens if t.label == f"run:{run_id}"]
     assert kernel_token.state == "revoked" and kernel_token.scopes == ["read"]

@@ -24,10 +24,12 @@ from typing import Any
 import psutil
 from jupyter_client.manager import AsyncKernelManager
 
-__all__ = ["KernelWatch", "kernel_manager_class"]
+__all__ = ["WITHHELD", "KernelWatch", "kernel_manager_class"]
 
 logger = logging.getLogger(__name__)
 
+#: The worker's settings a kernel never inherits: user code must not act as the deployment.
+WITHHELD = frozenset({"SOC_ADMIN_TOKEN", "SOC_TOKEN"})
 #: Seconds between the watchdog's looks at the kernel (memory, deadline, liveness).
 POLL = 0.1
 
@@ -136,7 +138,8 @@ def kernel_manager_class(env: Mapping[str, str], watch: KernelWatch) -> type[Asy
             ]
 
         async def _async_start_kernel(self, **kw: Any) -> None:
-            kw["env"] = {**os.environ, **env}
+            inherited = {k: v for k, v in os.environ.items() if k not in WITHHELD}
+            kw["env"] = {**inherited, **env}
             await super()._async_start_kernel(**kw)
             process = getattr(self.provisioner, "process", None)
             if process is not None:
