@@ -10,6 +10,7 @@ codes and one clear line in the CLI.
     SocError
     ├── ConfigError            settings or a mission file are invalid (file, field, reason)
     ├── NotFoundError          a named thing (file, mission, product, job) does not exist
+    ├── ParameterError         a notebook run's parameters do not fit its notebook
     ├── FileRejected           a file cannot enter the archive; it goes to quarantine
     │   ├── FileNameError      the name matches no product pattern (or more than one)
     │   ├── FormatError        the content does not open with the product's reader
@@ -91,6 +92,18 @@ class ConfigError(SocError):
 
 class NotFoundError(SocError):
     """A named thing (file, mission, product, job) does not exist."""
+
+
+class ParameterError(SocError):
+    """A notebook run asks for parameters its notebook does not take (or of another type).
+
+    ``parameters`` lists what the notebook does take (name, type, default), so the
+    answer tells the user what to send.
+    """
+
+    def __init__(self, message: str, *, parameters: Sequence[dict[str, str]] = ()):
+        self.parameters = list(parameters)
+        super().__init__(message)
 
 
 class FileRejected(SocError):  # noqa: N818 - a rejection is an outcome, not a crash

@@ -166,6 +166,20 @@ class Settings(BaseSettings):
         ),
     )
 
+    notebooks_dir: Path | None = Field(
+        None,
+        description=(
+            "The deployment's notebook library, beside each mission's notebooks/ folder"
+            " (default: SOC_DATA_DIR/notebooks)."
+        ),
+    )
+    run_timeout: float = Field(
+        600.0, gt=0, description="Seconds a notebook run may take before it is timed out."
+    )
+    run_memory_mb: int = Field(
+        2048, ge=64, description="Memory a notebook run's kernel may use (MB) before it is ended."
+    )
+
     viz_hapi_url: str = Field(
         "", description="HAPI server the viz opens with (default: this socstack's /hapi)."
     )
@@ -250,6 +264,11 @@ class Settings(BaseSettings):
         """The drop-box folder (always set after validation)."""
         assert self.incoming_dir is not None  # noqa: S101 - set by the validator
         return self.incoming_dir
+
+    @property
+    def notebook_library(self) -> Path:
+        """The deployment's own notebook library (``SOC_NOTEBOOKS_DIR``)."""
+        return (self.notebooks_dir or self.data_dir / "notebooks").expanduser().resolve()
 
     @property
     def spool_dir(self) -> Path:

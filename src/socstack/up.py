@@ -8,6 +8,7 @@ every web service on one port. Ctrl-C (or SIGTERM) stops it cleanly.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import signal
@@ -231,6 +232,9 @@ def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     """A real worker process on the embedded broker (the same as `socstack worker`)."""
     concurrency = settings.worker_concurrency or min(2, os.cpu_count() or 1)
     command = [sys.executable, "-m", "socstack", "worker", "--concurrency", str(concurrency)]
+    if importlib.util.find_spec("papermill") is not None and "analysis" not in settings.queues:
+        # The analysis extra is installed: this one worker executes notebook runs too.
+        command += ["--queues", ",".join([*settings.queues, "analysis"])]
     return subprocess.Popen(command, env=os.environ.copy())
 
 

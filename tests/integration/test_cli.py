@@ -119,6 +119,8 @@ CATALOG_COMMANDS = [
     (("quarantine", "list"), 0, "quarantine is empty"),
     (("jobs", "list"), 0, "no jobs"),
     (("jobs", "retry", "1"), 1, "no job 1"),
+    (("runs", "list"), 0, "no runs"),
+    (("runs", "show", "1"), 1, "no run 1"),
     (
         ("reprocess", "--mission", "demo", "--start", "2025-01-01", "--stop", "2025-01-01"),
         0,

@@ -59,6 +59,7 @@ class Action(enum.StrEnum):
     UPLOAD = "upload"  # deliver a product's files
     READ_JOBS = "read_jobs"  # see a mission's jobs
     RUN = "run"  # retry jobs, reprocess
+    ANALYSE = "analyse"  # submit notebook runs (each reads as its submitter)
     RELEASE = "release"  # release or unrelease a product's data
     OPERATE = "operate"  # metrics, quarantine: the data center's own workings
     ADMIN = "admin"  # users, tokens, the audit log
@@ -131,6 +132,10 @@ class Access:
             for product in mission.products:
                 out[(mission.name, product)] = releasable(product)
         return out
+
+    def releasable_ancestors(self, mission: str, product: str) -> list[str]:
+        """The releasable products ``product`` is made from (what limits who sees it)."""
+        return list(self._ancestors.get((mission, product), []))
 
     def sees_all(self, identity: Identity, mission: Mission, product: str) -> bool:
         """Whether ``identity`` sees every byte of ``product`` (its team, staff)."""
@@ -241,6 +246,10 @@ class Access:
             Action.RUN: (
                 identity.can("run") and identity.staff,
                 "running the pipeline is for operators (scope run)",
+            ),
+            Action.ANALYSE: (
+                identity.can("run") and not identity.anonymous,
+                "submitting notebook runs needs a token with scope run",
             ),
             Action.RELEASE: (
                 spec is not None
