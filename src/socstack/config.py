@@ -166,6 +166,24 @@ class Settings(BaseSettings):
         ),
     )
 
+    # JupyterLab at /notebook and Dask beside the archive (`socstack up`, analysis extra).
+    notebook: bool = Field(
+        True, description="Start JupyterLab at /notebook in `socstack up` (analysis extra)."
+    )
+    notebook_dir: Path | None = Field(
+        None, description="Root folder of JupyterLab's notebooks (default: DATA_DIR/notebooks)."
+    )
+    dask_workers: int = Field(
+        2, ge=0, description="Worker processes of `up`'s Dask LocalCluster (0: no cluster)."
+    )
+    dask_scheduler: str = Field(
+        "",
+        description=(
+            "The Dask scheduler notebooks and the client's chunked reads use (tcp://...):"
+            " set by `up` for its JupyterLab; in a cluster, the DaskCluster's scheduler."
+        ),
+    )
+
     viz_hapi_url: str = Field(
         "", description="HAPI server the viz opens with (default: this socstack's /hapi)."
     )
@@ -250,6 +268,11 @@ class Settings(BaseSettings):
         """The drop-box folder (always set after validation)."""
         assert self.incoming_dir is not None  # noqa: S101 - set by the validator
         return self.incoming_dir
+
+    @property
+    def notebooks(self) -> Path:
+        """JupyterLab's root folder: ``SOC_NOTEBOOK_DIR``, else ``DATA_DIR/notebooks``."""
+        return (self.notebook_dir or self.data_dir / "notebooks").expanduser().resolve()
 
     @property
     def spool_dir(self) -> Path:

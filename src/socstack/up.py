@@ -99,14 +99,27 @@ class PublicUrl:
         return self.url
 
 
-def serve(app: object, host: str, port: int, on_started: Callable[[int], None]) -> None:
-    """Run uvicorn in this thread until a signal stops it; report the bound port."""
+def serve(
+    app: object,
+    host: str,
+    port: int,
+    on_started: Callable[[int], None],
+    *,
+    forwarded_allow_ips: str = "127.0.0.1",
+) -> None:
+    """Run uvicorn in this thread until a signal stops it; report the bound port.
+
+    ``forwarded_allow_ips`` names the proxies whose ``X-Forwarded-For`` is believed
+    (``SOC_FORWARDED_ALLOW_IPS``): failed sign-ins are then counted per client.
+    """
     config = uvicorn.Config(
         SecurityHeaders(app),  # type: ignore[arg-type]
         host=host,
         port=port,
         log_config=None,
         access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,  # no banner naming the software and its version
         timeout_graceful_shutdown=10,
     )

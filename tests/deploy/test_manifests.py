@@ -206,7 +206,7 @@ def test_onprem_runs_the_whole_stack(rendered: dict[str, list[Resource]]) -> Non
         "socstack-api",
         "socstack-hapi",
         "socstack-viz",
-        "socstack-notebook",
+        "socstack-analysis",
         "socstack-planner",
         "socstack-watcher",
         "socstack-worker",
