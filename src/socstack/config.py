@@ -166,22 +166,18 @@ class Settings(BaseSettings):
         ),
     )
 
-    # JupyterLab at /notebook and Dask beside the archive (`socstack up`, analysis extra).
-    notebook: bool = Field(
-        True, description="Start JupyterLab at /notebook in `socstack up` (analysis extra)."
-    )
-    notebook_dir: Path | None = Field(
-        None, description="Root folder of JupyterLab's notebooks (default: DATA_DIR/notebooks)."
-    )
-    dask_workers: int = Field(
-        2, ge=0, description="Worker processes of `up`'s Dask LocalCluster (0: no cluster)."
-    )
-    dask_scheduler: str = Field(
-        "",
+    notebooks_dir: Path | None = Field(
+        None,
         description=(
-            "The Dask scheduler notebooks and the client's chunked reads use (tcp://...):"
-            " set by `up` for its JupyterLab; in a cluster, the DaskCluster's scheduler."
+            "The deployment's notebook library, beside each mission's notebooks/ folder"
+            " (default: SOC_DATA_DIR/notebooks)."
         ),
+    )
+    run_timeout: float = Field(
+        600.0, gt=0, description="Seconds a notebook run may take before it is timed out."
+    )
+    run_memory_mb: int = Field(
+        2048, ge=64, description="Memory a notebook run's kernel may use (MB) before it is ended."
     )
 
     viz_hapi_url: str = Field(
@@ -205,6 +201,21 @@ class Settings(BaseSettings):
 
     demo_start: dt.date = Field(dt.date(2025, 1, 1), description="First day `up` simulates.")
     demo_days: int = Field(3, ge=0, description="Days of telemetry `up` simulates if empty.")
+
+    # JupyterLab at /notebook and Dask beside the archive (`socstack up`, analysis extra).
+    notebook: bool = Field(
+        True, description="Start JupyterLab at /notebook in `socstack up` (analysis extra)."
+    )
+    dask_workers: int = Field(
+        2, ge=0, description="Worker processes of `up`'s Dask LocalCluster (0: no cluster)."
+    )
+    dask_scheduler: str = Field(
+        "",
+        description=(
+            "The Dask scheduler notebooks and the client's chunked reads use (tcp://...):"
+            " set by `up` for its JupyterLab; in a cluster, the DaskCluster's scheduler."
+        ),
+    )
 
     @field_validator("queues", mode="before")
     @classmethod
@@ -270,9 +281,9 @@ class Settings(BaseSettings):
         return self.incoming_dir
 
     @property
-    def notebooks(self) -> Path:
-        """JupyterLab's root folder: ``SOC_NOTEBOOK_DIR``, else ``DATA_DIR/notebooks``."""
-        return (self.notebook_dir or self.data_dir / "notebooks").expanduser().resolve()
+    def notebook_library(self) -> Path:
+        """The deployment's own notebook library (``SOC_NOTEBOOKS_DIR``)."""
+        return (self.notebooks_dir or self.data_dir / "notebooks").expanduser().resolve()
 
     @property
     def spool_dir(self) -> Path:

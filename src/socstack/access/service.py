@@ -251,10 +251,12 @@ class Access:
             ),
             Action.OPERATE: (identity.can("read") and identity.staff, "for operators and admins"),
             Action.ADMIN: (identity.admin, "for admins (scope admin)"),
-            # A kernel runs code as the server's user, next to the archive: never anonymous.
+            # A kernel runs any code as the server's user, next to the archive: as for
+            # submitting a notebook run, a signed-in user whose token may run things.
             Action.NOTEBOOK: (
-                not identity.anonymous and identity.can("read"),
-                "JupyterLab is for signed-in users (sign in at /viz/signin)",
+                not identity.anonymous and identity.can("run"),
+                "JupyterLab is for signed-in users with a token of scope run"
+                " (sign in at /viz/signin)",
             ),
         }
         allowed, refusal = rules[action]

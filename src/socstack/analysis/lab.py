@@ -81,7 +81,7 @@ def seed_notebooks(settings: Settings, sources: Iterable[Path]) -> list[Path]:
     A notebook already there (perhaps edited by its user) is left alone; only missing
     ones are copied, so a new example reaches an old data folder.
     """
-    target = settings.notebooks / "examples"
+    target = settings.notebook_library / "examples"
     written: list[Path] = []
     for folder in sources:
         examples = folder / EXAMPLES
@@ -114,6 +114,8 @@ def child_environment(settings: Settings, *, public_url: str, token: str) -> dic
     env["SOC_PUBLIC_URL"] = public_url
     if settings.dask_scheduler:
         env["SOC_DASK_SCHEDULER"] = settings.dask_scheduler
+        # Dask's own configuration: `distributed.Client()` with no address connects here.
+        env["DASK_SCHEDULER_ADDRESS"] = settings.dask_scheduler
     private = lab_dir(settings)
     env["JUPYTER_CONFIG_DIR"] = str(private / "config")  # no one's ~/.jupyter settings
     env["JUPYTER_RUNTIME_DIR"] = str(private / "runtime")
@@ -149,7 +151,7 @@ class Lab:
         for folder in (private, private / "config", private / "runtime"):
             folder.mkdir(parents=True, exist_ok=True)
             folder.chmod(0o700)  # the runtime files name the token
-        settings.notebooks.mkdir(parents=True, exist_ok=True)
+        settings.notebook_library.mkdir(parents=True, exist_ok=True)
         credential_path(settings).unlink(missing_ok=True)
         self.port = _free_port()
         command = [
@@ -161,19 +163,21 @@ class Lab:
             f"--ServerApp.port={self.port}",
             "--ServerApp.port_retries=0",
             f"--ServerApp.base_url={BASE_URL}",
-            f"--ServerApp.root_dir={settings.notebooks}",
+            f"--ServerApp.root_dir={settings.notebook_library}",
             "--ServerApp.allow_remote_access=False",
             "--ServerApp.kernel_manager_class=socstack.analysis.kernels.SignedInKernelManager",
             "--ServerApp.terminals_enabled=False",
             "--LabApp.news_url=",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
+        if os.geteuid() == 0:  # a container's root: JupyterLab refuses it unless told
+            command.append("--ServerApp.allow_root=True")
         env = child_environment(settings, public_url=public_url, token=self.token)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 command,
                 env=env,
-                cwd=settings.notebooks,
+                cwd=settings.notebook_library,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -182,9 +186,9 @@ class Lab:
         logger.info("JupyterLab started (pid %d, log %s)", self.process.pid, self.log_path)
 
     def exit_status(self) -> int | None:
-        """None while the child runs; its exit status once it has ended."""
+        """None while the child runs (or is yet to start); its exit status once ended."""
         if self.process is None:
-            return -1
+            return None
         return self.process.poll()
 
     def stop(self, timeout: float = 15.0) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -35,9 +34,10 @@ from socstack._exceptions import AccessError
 from socstack.access.credentials import COOKIE, credentials
 from socstack.access.http import identity_of, refusal_headers, status_of
 from socstack.access.service import Access, Action
-from socstack.analysis.lab import INSTALL_HINT, Lab, credential_path
+from socstack.analysis.answers import NotebookUnavailable, plain
+from socstack.analysis.lab import Lab, credential_path
 
-__all__ = ["NotebookProxy", "NotebookUnavailable"]
+__all__ = ["NotebookProxy"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,55 +58,6 @@ _HOP_BY_HOP = frozenset(
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Request paths (under ``/notebook``) that may start a kernel: they carry their user.
 _KERNEL_STARTS = ("/api/sessions", "/api/kernels")
-
-
-async def _plain(
-    send: Send,
-    status: int,
-    text: str,
-    headers: Mapping[str, str] | None = None,
-    *,
-    refresh: bool = False,
-) -> None:
-    """A short HTML answer (a person reads it in a browser; curl reads it too)."""
-    meta = '<meta http-equiv="refresh" content="2">' if refresh else ""
-    body = (
-        f"<!doctype html><html><head><title>socstack notebook</title>{meta}</head>"
-        f"<body><p>{html.escape(text)}</p></body></html>\n"
-    ).encode()
-    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/html; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-                *extra,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-class NotebookUnavailable:
-    """``/notebook`` where no JupyterLab runs: says why and what to do."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer 503 (HTTP) or close (WebSocket) with the reason."""
-        if scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1011, "reason": self.reason[:120]})
-        elif scope["type"] == "http":
-            await _plain(send, 503, self.reason)
-
-    @classmethod
-    def not_installed(cls) -> NotebookUnavailable:
-        """The ``analysis`` extra is missing."""
-        return cls(f"JupyterLab is not installed with this socstack: {INSTALL_HINT}")
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -170,7 +121,7 @@ class NotebookProxy:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1008, "reason": text[:120]})
             else:
-                await _plain(send, status, text, extra)
+                await plain(send, status, text, extra)
             return
         ended = self.lab.exit_status()
         if ended is not None:
@@ -251,7 +202,7 @@ class NotebookProxy:
 
         def leave() -> None:
             path.unlink(missing_ok=True)
-            with path.open("w", encoding="utf-8", opener=_private) as out:
+            with open(path, "w", encoding="utf-8", opener=_private) as out:
                 out.write(credential)
 
         await run_in_threadpool(leave)
@@ -264,7 +215,7 @@ class NotebookProxy:
         try:
             response = await self._client().send(request, stream=True)
         except httpx.ConnectError:
-            await _plain(
+            await plain(
                 send,
                 503,
                 "JupyterLab is starting; this page tries again in a moment.",
@@ -274,7 +225,7 @@ class NotebookProxy:
             return
         except httpx.HTTPError as exc:
             logger.warning("notebook proxy: JupyterLab did not answer: %s", type(exc).__name__)
-            await _plain(send, 502, "JupyterLab did not answer; try again.")
+            await plain(send, 502, "JupyterLab did not answer; try again.")
             return
         try:
             await send(
