@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -163,6 +164,8 @@ def test_anonymous_and_wrong_tokens_are_refused_before_jupyterlab(up: Up) -> Non
 def test_the_lab_opens_with_the_example_notebooks_seeded(up: Up) -> None:
     lab = up.get("/notebook/lab")
     assert lab.status_code == 200 and "JupyterLab" in lab.text
+    # JupyterLab writes its server's token into the page; the proxy takes it out.
+    assert re.search(r'"token": ""', lab.text), "the page carries no JupyterLab token"
     listing = up.get("/notebook/api/contents/examples").json()
     names = {entry["name"] for entry in listing["content"]}
     assert {"year_of_magnetometer.ipynb", "spectrogram.ipynb"} <= names, names

@@ -228,22 +228,39 @@ class NotebookProxy:
             await plain(send, 502, "JupyterLab did not answer; try again.")
             return
         try:
+            headers = [
+                (k, v)
+                for k, v in response.headers.raw
+                if k.lower().decode("latin-1") not in _HOP_BY_HOP - {"content-length"}
+            ]
+            if response.headers.get("content-type", "").startswith("text/html"):
+                await self._send_page(response, headers, send)
+                return
             await send(
-                {
-                    "type": "http.response.start",
-                    "status": response.status_code,
-                    "headers": [
-                        (k, v)
-                        for k, v in response.headers.raw
-                        if k.lower().decode("latin-1") not in _HOP_BY_HOP - {"content-length"}
-                    ],
-                }
+                {"type": "http.response.start", "status": response.status_code, "headers": headers}
             )
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
         finally:
             await response.aclose()
+
+    async def _send_page(
+        self, response: httpx.Response, headers: list[tuple[bytes, bytes]], send: Send
+    ) -> None:
+        """An HTML page, JupyterLab's own token taken out of it.
+
+        JupyterLab writes its server's token into the page's configuration, for its
+        scripts to send back; here that would hand the browser a way around the proxy.
+        Without it the scripts send the page's cookies, the proxy its token.
+        """
+        body = (await response.aread()).replace(self.lab.token.encode(), b"")
+        kept = [
+            (k, v) for k, v in headers if k.lower() not in (b"content-length", b"content-encoding")
+        ]
+        kept.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": response.status_code, "headers": kept})
+        await send({"type": "http.response.body", "body": body})
 
     async def _websocket(
         self, scope: Scope, receive: Receive, send: Send, headers: Mapping[str, str]
