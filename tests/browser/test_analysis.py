@@ -101,7 +101,10 @@ def running(processed_archive: Path, tmp_path_factory: pytest.TempPathFactory) -
     (notebooks / "check.ipynb").write_text(json.dumps(book))
     port = free_port()
     process = start(
-        ["up", "--port", str(port), "--no-demo", "--no-watch"], data, SOC_DASK_WORKERS="0"
+        ["up", "--port", str(port), "--no-demo", "--no-watch"],
+        data,
+        SOC_NOTEBOOK="true",
+        SOC_DASK_WORKERS="0",
     )
     up = Running(process, f"http://127.0.0.1:{port}", data, token)
 
@@ -142,20 +145,23 @@ def test_a_notebook_cell_reads_the_archive_as_the_signed_in_user(
     )
     sign_in(browser, running)
     browser.get(f"{running.base}/notebook/lab/tree/check.ipynb")
-    editor = wait_for(
-        lambda: browser.find_element(By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell .cm-content"),
+    wait_for(
+        lambda: browser.find_element(By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell"),
         "the notebook's cell",
         timeout=60,
     )
+    # The status bar names the kernel once its WebSocket (through the proxy) is up.
     wait_for(
-        lambda: browser.execute_script(
-            "const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
-            "return s && s.getAttribute('data-status') === 'idle';"
+        lambda: (
+            "Python 3 (ipykernel) | Idle" in browser.find_element(By.ID, "jp-main-statusbar").text
         ),
-        "the kernel idle (started through the proxy's WebSocket)",
+        "the kernel idle, its WebSocket open through the proxy",
         timeout=90,
     )
-    editor.click()
+    shoot(browser, "notebook-opened")
+    # Select the cell (its prompt: command mode), then Shift+Enter runs it.
+    prompt = browser.find_element(By.CSS_SELECTOR, ".jp-Notebook .jp-CodeCell .jp-InputPrompt")
+    ActionChains(browser).move_to_element(prompt).click().perform()
     ActionChains(browser).key_down(Keys.SHIFT).send_keys(Keys.ENTER).key_up(Keys.SHIFT).perform()
 
     def printed() -> str | None:

@@ -81,6 +81,7 @@ def up(processed_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     process = start(
         ["up", "--port", str(port), "--no-demo", "--no-watch", "--no-process"],
         data,
+        SOC_NOTEBOOK="true",
         SOC_DASK_WORKERS="1",
     )
     running = Up(process, f"http://127.0.0.1:{port}", data, token, reader)

@@ -12,6 +12,7 @@ in a notebook reads the archive directly, and the Dask scheduler's address
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import secrets
@@ -54,6 +55,15 @@ _SHARED = (
 )
 #: Inherited variables a kernel must not see: other people's secrets.
 _WITHHELD = ("SOC_ADMIN_TOKEN", "SOC_TOKEN", "JUPYTER_TOKEN")
+
+
+#: The child's own configuration (its JUPYTER_CONFIG_DIR holds nothing else). A rebuild
+#: of JupyterLab is not this server's user's to make: no "build recommended" dialog.
+_CONFIG = {
+    "ServerApp": {
+        "tornado_settings": {"page_config_data": {"buildCheck": False, "buildAvailable": False}}
+    }
+}
 
 
 def lab_installed() -> bool:
@@ -153,6 +163,7 @@ class Lab:
             folder.chmod(0o700)  # the runtime files name the token
         settings.notebook_library.mkdir(parents=True, exist_ok=True)
         credential_path(settings).unlink(missing_ok=True)
+        (private / "config" / "jupyter_server_config.json").write_text(json.dumps(_CONFIG))
         self.port = _free_port()
         command = [
             sys.executable,
