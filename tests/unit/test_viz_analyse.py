@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from socstack.viz.analyse import _typed, prefill
+from socstack.viz.analyse import _typed, is_template, prefill
 from socstack.viz.links import Panel, View
 
 
@@ -35,3 +35,9 @@ def test_field_text_becomes_the_parameters_type() -> None:
     assert _typed("yes", {"type": "bool"}) is True
     assert _typed("2025-01-01", {"type": "str", "default": ""}) == "2025-01-01"
     assert _typed("many", {"type": "int"}) == "many", "the API says what is wrong with it"
+
+
+def test_the_template_is_any_missions_interval_notebook() -> None:
+    assert is_template("demo/interval.ipynb")
+    assert is_template("interval")
+    assert not is_template("demo/hourly_means.ipynb")

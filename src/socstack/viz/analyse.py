@@ -14,6 +14,7 @@ and the API's own answer, framed by no page (``frame-ancestors 'none'``), stays 
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 import dash
@@ -32,7 +33,8 @@ __all__ = [
     "register_analyse",
 ]
 
-#: The notebook the form opens with when the library has it.
+#: The notebook the form opens with when the library has it (a mission's
+#: ``notebooks/interval.ipynb``, listed as ``demo/interval.ipynb``).
 TEMPLATE = "interval"
 #: Statuses of a run still under way (any other is final).
 _UNDER_WAY = frozenset({"queued", "running", "blocked"})
@@ -70,6 +72,11 @@ def analyse_section() -> html.Section:
         className="analyse",
         hidden=True,
     )
+
+
+def is_template(name: str) -> bool:
+    """Whether a library notebook's name is the interval template's (any mission's)."""
+    return PurePosixPath(name).stem == TEMPLATE
 
 
 def prefill(view: View) -> dict[str, Any]:
@@ -191,7 +198,7 @@ def register_analyse(app: dash.Dash, endpoints: Endpoints, timeout: float) -> No
         except RunsError as exc:
             return False, None, context, [], None, str(exc), False
         names = [n["name"] for n in listing]
-        chosen = TEMPLATE if TEMPLATE in names else (names[0] if names else None)
+        chosen = next((n for n in names if is_template(n)), names[0] if names else None)
         options = [{"label": n, "value": n} for n in names]
         return False, listing, context, options, chosen, "", True
 
