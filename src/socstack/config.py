@@ -202,6 +202,21 @@ class Settings(BaseSettings):
     demo_start: dt.date = Field(dt.date(2025, 1, 1), description="First day `up` simulates.")
     demo_days: int = Field(3, ge=0, description="Days of telemetry `up` simulates if empty.")
 
+    # JupyterLab at /notebook and Dask beside the archive (`socstack up`, analysis extra).
+    notebook: bool = Field(
+        True, description="Start JupyterLab at /notebook in `socstack up` (analysis extra)."
+    )
+    dask_workers: int = Field(
+        2, ge=0, description="Worker processes of `up`'s Dask LocalCluster (0: no cluster)."
+    )
+    dask_scheduler: str = Field(
+        "",
+        description=(
+            "The Dask scheduler notebooks and the client's chunked reads use (tcp://...):"
+            " set by `up` for its JupyterLab; in a cluster, the DaskCluster's scheduler."
+        ),
+    )
+
     @field_validator("queues", mode="before")
     @classmethod
     def _split_queues(cls, value: object) -> object:

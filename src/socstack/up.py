@@ -21,6 +21,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy import func, select
 
+from socstack.analysis.embedded import EmbeddedAnalysis
 from socstack.catalog.migrate import upgrade
 from socstack.catalog.models import File
 from socstack.config import Settings
@@ -193,17 +194,19 @@ def up(
         watcher.start()
 
     public = PublicUrl(settings, host, port)
+    analysis = EmbeddedAnalysis(runtime, say)
 
     def started(bound: int) -> None:
         public.bound(bound)
         base = f"http://{host}:{bound}"
         say(f"socstack is up: {base}/api/files  (API docs {base}/api/docs)")
         say(f"plots: {base}/viz/   HAPI: {base}/hapi")
+        analysis.start(public())
         say(f"drop box: {incoming}   stop with Ctrl-C")
 
     try:
         serve(
-            create_web_app(runtime, public),
+            create_web_app(runtime, public, notebook=analysis.app),
             host,
             port,
             started,
@@ -216,6 +219,7 @@ def up(
                 thread.join(timeout=30)
         if worker is not None:
             _stop_worker(worker)
+        analysis.stop()
         runtime.close()
         say("socstack stopped")
 

@@ -63,6 +63,7 @@ class Action(enum.StrEnum):
     RELEASE = "release"  # release or unrelease a product's data
     OPERATE = "operate"  # metrics, quarantine: the data center's own workings
     ADMIN = "admin"  # users, tokens, the audit log
+    NOTEBOOK = "notebook"  # open JupyterLab at /notebook (code next to the data)
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,13 @@ class Access:
             ),
             Action.OPERATE: (identity.can("read") and identity.staff, "for operators and admins"),
             Action.ADMIN: (identity.admin, "for admins (scope admin)"),
+            # A kernel runs any code as the server's user, next to the archive: as for
+            # submitting a notebook run, a signed-in user whose token may run things.
+            Action.NOTEBOOK: (
+                not identity.anonymous and identity.can("run"),
+                "JupyterLab is for signed-in users with a token of scope run"
+                " (sign in at /viz/signin)",
+            ),
         }
         allowed, refusal = rules[action]
         return Decision(bool(allowed), "allowed" if allowed else refusal, identity)
