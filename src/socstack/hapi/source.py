@@ -19,7 +19,7 @@ import bisect
 import datetime as dt
 import tempfile
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
@@ -159,8 +159,12 @@ def _holds(start: dt.datetime | None, stop: dt.datetime | None, seen: Intervals)
 class ArchiveSource:
     """Datasets of the configured missions, served from the archive and its catalog."""
 
-    def __init__(self, runtime: Runtime):
+    def __init__(
+        self, runtime: Runtime, on_read: Callable[[HapiDataset, File], None] | None = None
+    ):
         self.runtime = runtime
+        # Told of every archive file read (socstack.client records a notebook run's reads).
+        self.on_read = on_read
         self._datasets = {
             config.id: build_dataset(mission, config)
             for mission, config in runtime.missions.datasets()
@@ -325,6 +329,8 @@ class ArchiveSource:
         return rows if exact else [r for r in rows if _holds(r.start, r.stop, window)]
 
     def _read(self, dataset: HapiDataset, row: File, variables: list[str]) -> dict[str, np.ndarray]:
+        if self.on_read is not None:
+            self.on_read(dataset, row)
         local = self.runtime.archive.local_path(row.uri)
         with tempfile.TemporaryDirectory(prefix="socstack-hapi-") as scratch:
             path = local or self.runtime.archive.fetch(row.uri, Path(scratch) / row.name)

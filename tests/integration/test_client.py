@@ -1,0 +1,228 @@
+"""socstack.client on both transports: the same Datasets, through the same access rule.
+
+The HAPI transport reads a real uvicorn server on loopback; the direct transport reads
+the same archive through its catalog. Every demo dataset must come out identical.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from sqlalchemy import update
+
+from socstack.catalog.accounts import Token
+from socstack.client import Client, ClientError
+from socstack.runtime import Runtime
+from tests.conftest import explicit_settings
+from tests.integration.test_hapi import LiveServer
+from tests.integration.test_hapi_access import EMBARGOED, RELEASED, boundary, person, set_policy
+
+DATASETS = (
+    "demo_mag_l2_1s",
+    "demo_mag_l2_1m",
+    "demo_mag_l1b",
+    "demo_pls_l2",
+    "demo_pls_l1b",
+    "demo_sw_l2",
+    "demo_mag_l1a",
+    "demo_pls_l1a",
+)
+START, STOP = "2025-01-01T00:00:00Z", "2025-01-03T00:00:00Z"
+
+
+def same(a: xr.Dataset, b: xr.Dataset) -> None:
+    """Identical but for the ``server`` attribute, which names each transport's source."""
+    assert a.attrs["server"] != b.attrs["server"]
+    xr.testing.assert_identical(a.assign_attrs(server=""), b.assign_attrs(server=""))
+
+
+@pytest.fixture(scope="module")
+def everything(processed_archive: Path) -> Iterator[tuple[Client, Client]]:
+    """Both transports over the processed demo archive, on a server that shows all."""
+    runtime = Runtime(explicit_settings(processed_archive, hapi_include_unreleased=True))
+    with LiveServer(processed_archive, hapi_include_unreleased=True) as url:
+        direct, hapi = Client(runtime=runtime), Client(url)
+        yield direct, hapi
+        direct.close()
+        hapi.close()
+    runtime.close()
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_direct_and_hapi_give_the_same_dataset(
+    everything: tuple[Client, Client], dataset: str
+) -> None:
+    direct, hapi = everything
+    assert (direct.kind, hapi.kind) == ("direct", "hapi")
+    a, b = direct.get(dataset, START, STOP), hapi.get(dataset, START, STOP)
+    same(a, b)
+    assert a.indexes["time"].dtype == np.dtype("datetime64[ns]")
+    assert a.sizes["time"] > 1000 and a.indexes["time"].is_monotonic_increasing
+    assert a.attrs["dataset"] == dataset and "startDate" in a.attrs
+    assert not any(k.startswith("x_") for k in a.attrs)
+    info = hapi.info(dataset)
+    assert list(a.data_vars) == [p["name"] for p in info["parameters"][1:]]
+
+
+def test_a_spectrogram_has_its_energy_bins_as_a_coordinate(
+    everything: tuple[Client, Client],
+) -> None:
+    direct, _ = everything
+    ds = direct.get("demo_pls_l2", "2025-01-01T06:00Z", "2025-01-01T07:00Z", ["eflux"])
+    assert ds["eflux"].dims == ("time", "energy")
+    assert ds["energy"].attrs["units"] == "eV" and ds.sizes["energy"] == 32
+    assert ds["energy_ranges"].dims == ("energy", "bound")
+    assert (np.diff(ds["energy"].values) > 0).all()
+    assert ds.sizes["time"] == 900 and list(ds.data_vars) == ["eflux"]
+
+
+def test_fill_values_are_nan_and_units_are_attributes(everything: tuple[Client, Client]) -> None:
+    direct, hapi = everything
+    ds = direct.get("demo_mag_l2_1s", START, STOP, ["B_mag"])
+    fill = float(hapi.info("demo_mag_l2_1s")["parameters"][2]["fill"])
+    assert not (ds["B_mag"].values == fill).any()
+    assert np.isnan(ds["B_mag"].values).any(), "the simulation has gaps"
+    assert ds["B_mag"].attrs["units"] == "nT" and ds["B_mag"].attrs["label"] == "|B|"
+
+
+def test_a_day_a_chunk_gives_the_same_values(everything: tuple[Client, Client]) -> None:
+    for client in everything:
+        whole = client.get("demo_pls_l2", "2025-01-01T12:00Z", STOP)
+        lazy = client.get("demo_pls_l2", "2025-01-01T12:00Z", STOP, chunks="1D")
+        assert lazy["eflux"].chunks is not None and len(lazy["eflux"].chunks[0]) == 2
+        xr.testing.assert_identical(lazy.compute(), whole)
+
+
+def test_a_window_is_cut_to_the_coverage(everything: tuple[Client, Client]) -> None:
+    direct, hapi = everything
+    for client in everything:
+        ds = client.get("demo_mag_l2_1s", "2024-12-31T23:00Z", "2025-01-01T01:00Z")
+        assert ds.sizes["time"] == 3600
+        empty = client.get("demo_mag_l2_1s", "2030-01-01", "2030-01-02")
+        assert empty.sizes["time"] == 0 and empty["B_GSE"].shape == (0, 3)
+    same(
+        direct.get("demo_mag_l2_1s", "2030-01-01", "2030-01-02"),
+        hapi.get("demo_mag_l2_1s", "2030-01-01", "2030-01-02"),
+    )
+
+
+def test_mistakes_are_one_clear_line(everything: tuple[Client, Client]) -> None:
+    for client in everything:
+        with pytest.raises(ClientError, match="no_such") as caught:
+            client.get("no_such", START, STOP)
+        assert "\n" not in str(caught.value)
+        with pytest.raises(ClientError, match="has no parameter 'nope'"):
+            client.get("demo_mag_l2_1s", START, STOP, ["nope"])
+        with pytest.raises(ClientError, match="bad start time 'yesterday'"):
+            client.get("demo_mag_l2_1s", "yesterday", STOP)
+        with pytest.raises(ClientError, match="must be before stop"):
+            client.get("demo_mag_l2_1s", STOP, START)
+    with pytest.raises(ClientError, match=r"cannot reach http://127\.0\.0\.1:9/hapi"):
+        Client("http://127.0.0.1:9").datasets()
+
+
+def test_the_catalogs_agree(everything: tuple[Client, Client]) -> None:
+    direct, hapi = everything
+    assert direct.datasets() == hapi.datasets()
+    assert set(DATASETS) <= set(direct.datasets())
+
+
+# -- access ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def guarded(processed_copy: Path) -> Iterator[tuple[Runtime, str]]:
+    """The demo archive under the access tests' policy (embargoed field, public plasma)."""
+    runtime = Runtime(explicit_settings(processed_copy))
+    set_policy(runtime)
+    server = LiveServer(processed_copy)
+    set_policy(server.runtime)
+    with server as url:
+        yield runtime, url
+    runtime.close()
+
+
+def test_anonymous_sees_released_data_only_on_either_transport(
+    guarded: tuple[Runtime, str],
+) -> None:
+    runtime, url = guarded
+    for client in (Client(runtime=runtime), Client(url)):
+        assert EMBARGOED in client.datasets() and "demo_mag_l1b" not in client.datasets()
+        released = client.get(RELEASED, START, STOP, ["density"])
+        assert released.sizes["time"] > 40_000
+        field = client.get(EMBARGOED, START, STOP, ["B_mag"])
+        edge = np.datetime64(boundary(), "ns")  # it moves on as the test runs
+        assert field.indexes["time"][-1] < edge, "nothing after the embargo's boundary"
+        assert field.sizes["time"] > 86_400 / 2
+        with pytest.raises(ClientError, match="demo_mag_l1b"):
+            client.get("demo_mag_l1b", START, STOP)
+        client.close()
+
+
+def test_a_team_token_sees_its_instruments_embargoed_data(guarded: tuple[Runtime, str]) -> None:
+    runtime, url = guarded
+    token = person(runtime, "mag")
+    edge = np.datetime64(boundary(), "ns")
+    direct, hapi = Client(runtime=runtime, token=token), Client(url, token=token)
+    a = direct.get(EMBARGOED, START, STOP, ["B_mag"])
+    b = hapi.get(EMBARGOED, START, STOP, ["B_mag"])
+    assert a.sizes["time"] == 2 * 86_400 and a.indexes["time"][-1] > edge
+    xr.testing.assert_identical(a["B_mag"], b["B_mag"])
+    assert "demo_mag_l1b" in direct.datasets() and "demo_mag_l1b" in hapi.datasets()
+    pls = person(runtime, "pls")
+    for client in (Client(runtime=runtime, token=pls), Client(url, token=pls)):
+        last = client.get(EMBARGOED, START, STOP, ["B_mag"]).indexes["time"][-1]
+        assert last < np.datetime64(boundary(), "ns")
+
+
+def test_an_expired_or_revoked_token_is_refused_naming_it(guarded: tuple[Runtime, str]) -> None:
+    runtime, url = guarded
+    accounts = runtime.access.accounts
+    accounts.add_user("gone", ["demo", "demo:mag"], actor="test")
+    info, revoked = accounts.create_token("gone", ["read"], actor="test")
+    accounts.revoke(info.id, actor="test")
+    _, expired = accounts.create_token("gone", ["read"], actor="test")
+    expired_id = expired.split("_")[1]
+    with runtime.catalog.transaction() as session:
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+        session.execute(update(Token).where(Token.id == expired_id).values(expires_at=past))
+    for token, reason, token_id in (
+        (revoked, "revoked", info.id),
+        (expired, "expired", expired_id),
+    ):
+        with pytest.raises(ClientError, match=reason) as direct:
+            Client(runtime=runtime, token=token)
+        with pytest.raises(ClientError, match=f"refused token {token_id}") as hapi:
+            Client(url, token=token).get(RELEASED, START, STOP)
+        for caught in (direct, hapi):
+            assert token not in str(caught.value) and caught.value.status == 401
+            assert f"token {token_id} (given to Client)" in str(caught.value)
+
+
+# -- notebook runs ---------------------------------------------------------------------------
+
+
+def test_reads_are_recorded_in_a_run(
+    everything: tuple[Client, Client], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from socstack.config import get_settings
+
+    monkeypatch.setenv("SOC_RUN_DIR", str(tmp_path / "run"))
+    get_settings.cache_clear()
+    direct, hapi = everything
+    direct.get("demo_mag_l2_1s", "2025-01-01T23:00Z", "2025-01-02T01:00Z", ["B_mag"])
+    hapi.get("demo_pls_l2", "2025-01-01T06:00Z", "2025-01-01T07:00Z", ["density"])
+    lines = [json.loads(x) for x in (tmp_path / "run/reads.jsonl").read_text().splitlines()]
+    files = [x for x in lines if x["dataset"] == "demo_mag_l2_1s"]
+    days = [x["name"].split("_v")[0] for x in files]
+    assert days == ["demo_mag_l2_1s-gse_20250101", "demo_mag_l2_1s-gse_20250102"]
+    assert all(len(x["sha256"]) == 64 and x["product"] == "mag_l2" for x in files)
+    (remote,) = [x for x in lines if x["dataset"] == "demo_pls_l2"]
+    assert remote["name"] == "demo_pls_l2" and remote["url"] == hapi.transport.server
+    assert remote["start"].startswith("2025-01-01T06:00:00") and "sha256" in remote
