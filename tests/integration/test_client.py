@@ -226,3 +226,72 @@ def test_reads_are_recorded_in_a_run(
     (remote,) = [x for x in lines if x["dataset"] == "demo_pls_l2"]
     assert remote["name"] == "demo_pls_l2" and remote["url"] == hapi.transport.server
     assert remote["start"].startswith("2025-01-01T06:00:00") and "sha256" in remote
+
+
+# -- another mission's HAPI server: time-varying bins --------------------------------------
+
+POLAR_DAYS = [dt.date(2025, 3, 1) + dt.timedelta(days=n) for n in range(6)]
+
+
+@pytest.fixture(scope="module")
+def polar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Client, Client]]:
+    """The polar test mission's analyzer, processed, read directly and over its HAPI URL.
+
+    Its energy table changes on 2025-03-05, and the bins of ``eflux`` name the parameter
+    ``energy_centers``: bins that move with time. The HAPI client is given the URL
+    ending in ``/hapi``, as for any other server.
+    """
+    from socstack.catalog.migrate import upgrade
+    from socstack.catalog.models import FileSource
+    from socstack.mission import load_callable
+    from socstack.pipeline.runner import MissingInputsError, run_rule
+    from tests.integration.test_polar_mission import POLAR
+
+    folder = tmp_path_factory.mktemp("polar")
+    runtime = Runtime(explicit_settings(folder, missions=[POLAR]))
+    upgrade(runtime.catalog)
+    mission = runtime.missions.mission("polar")
+    simulate = load_callable(mission, mission.simulator or "", field="simulator")
+    for path in sorted(simulate(POLAR_DAYS[0], len(POLAR_DAYS), folder / "new", mission=mission)):
+        runtime.ingestor.ingest(path, source=FileSource.CLI)
+    for day in POLAR_DAYS:
+        try:
+            run_rule(runtime, mission, mission.rules["esa_l1"], day)
+        except MissingInputsError:
+            continue  # before the analyzer starts, or its day in safe mode
+    with LiveServer(folder, missions=[POLAR]) as url:
+        direct, hapi = Client(runtime=runtime), Client(url)
+        yield direct, hapi
+        direct.close()
+        hapi.close()
+    runtime.close()
+
+
+def test_time_varying_bins_are_a_two_dimensional_coordinate(
+    polar: tuple[Client, Client],
+) -> None:
+    direct, hapi = polar
+    a = direct.get("polar_esa_l1", "2025-03-01", "2025-03-07", ["eflux"])
+    b = hapi.get("polar_esa_l1", "2025-03-01", "2025-03-07", ["eflux"])
+    same(a, b)
+    assert a["eflux"].dims == ("time", "energy")
+    centers = a["energy_centers"]
+    assert centers.dims == ("time", "energy") and centers.attrs["units"] == "eV"
+    assert "energy_centers" not in a.data_vars, "a coordinate, not also a variable"
+    before = centers.sel(time="2025-03-04").values
+    after = centers.sel(time="2025-03-05").values
+    assert (before == before[0]).all() and (after == after[0]).all()
+    assert not np.array_equal(before[0], after[0]), "the new table moved the channels"
+    with pytest.raises(ClientError, match="HAPI server only"):
+        hapi.files()
+
+
+def test_a_hapi_server_of_another_mission_lists_its_own_datasets(
+    polar: tuple[Client, Client],
+) -> None:
+    direct, hapi = polar
+    assert hapi.datasets() == direct.datasets() == ["polar_esa_l1"]
+    same(
+        direct.get("polar_esa_l1", "2025-03-03", "2025-03-04"),
+        hapi.get("polar_esa_l1", "2025-03-03", "2025-03-04"),
+    )

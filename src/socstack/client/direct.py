@@ -10,6 +10,7 @@ run's provenance (:func:`socstack.analysis.runenv.record_read`).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,8 @@ from socstack.runtime import Runtime
 
 __all__ = ["DirectTransport"]
 
-_NS = 1_000_000_000
+#: Files read ahead in threads: reading a CDF file is partly outside the GIL.
+READ_AHEAD = 2
 
 
 class DirectTransport:
@@ -40,9 +42,10 @@ class DirectTransport:
     def __init__(self, runtime: Runtime, token: str | None, *, describe: str = "the token"):
         self.runtime = runtime
         self.server = f"direct:{redact(runtime.settings.archive_url)}"
-        self.source = ArchiveSource(runtime, on_read=self._read)
+        self.source = ArchiveSource(runtime, on_read=self._read, read_ahead=READ_AHEAD)
         self.identity = self._identify(token, describe)
         self._recorded: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
 
     def _identify(self, token: str | None, describe: str) -> Identity:
         """The identity of ``token``, as the HTTP doors identify a Bearer token."""
@@ -59,9 +62,10 @@ class DirectTransport:
     def _read(self, dataset: HapiDataset, row: File) -> None:
         """Record each archive file read, once per run (the support tables are reads too)."""
         folder = runenv.run_dir()
-        if folder is None or (str(folder), row.name) in self._recorded:
-            return
-        self._recorded.add((str(folder), row.name))
+        with self._lock:  # files are read in threads
+            if folder is None or (str(folder), row.name) in self._recorded:
+                return
+            self._recorded.add((str(folder), row.name))
         runenv.record_read(row.name, product=row.product, sha256=row.sha256, dataset=dataset.id)
 
     # -- what the identity sees -----------------------------------------------------------
@@ -109,12 +113,16 @@ class DirectTransport:
         # HAPI sends times truncated to the dataset's digits: so must this, to be equal.
         step = 10 ** (9 - dataset.time_digits)
         times = np.concatenate([b.times for b in blocks]) if blocks else np.empty(0, np.int64)
+        if step > 1:
+            times -= times % step
         values = {}
         for p in chosen:
-            parts = [as_columns(p, b.values[p.name]) for b in blocks]
-            flat = np.concatenate(parts) if parts else as_columns(p, np.empty((0, *p.size)))
-            values[p.name] = np.asfortranarray(flat.reshape(len(flat), *p.size))
-        return Table(times - times % step, values)
+            # One concatenation of the files' own arrays, then one conversion to the type
+            # HAPI sends (none at all when the file holds that type already).
+            raw = [b.values[p.name] for b in blocks]
+            joined = np.concatenate(raw) if raw else np.empty((0, *p.size))
+            values[p.name] = as_columns(p, joined).reshape(len(joined), *p.size)
+        return Table(times, values)
 
     def record(self, dataset: str, start: int, stop: int) -> None:
         """Nothing to add: every file read is recorded as it is read."""
