@@ -295,3 +295,152 @@ def test_a_hapi_server_of_another_mission_lists_its_own_datasets(
         direct.get("polar_esa_l1", "2025-03-03", "2025-03-04"),
         hapi.get("polar_esa_l1", "2025-03-03", "2025-03-04"),
     )
+
+
+# -- the REST API: files, downloads, jobs, events; runs -------------------------------------
+
+
+class WebServer(LiveServer):
+    """The whole web app (API and HAPI) on a real port."""
+
+    def build(self, runtime):  # type: ignore[no-untyped-def]
+        from socstack.web import create_web_app
+
+        return create_web_app(runtime, lambda: self.base)
+
+
+@pytest.fixture
+def web(processed_copy: Path) -> Iterator[tuple[Runtime, str]]:
+    """The web app over the demo archive under the access tests' policy."""
+    server = WebServer(processed_copy)
+    set_policy(server.runtime)
+    with server:
+        yield server.runtime, server.base
+
+
+def test_files_and_downloads_follow_the_token(web: tuple[Runtime, str], tmp_path: Path) -> None:
+    runtime, base = web
+    anonymous, team = Client(base), Client(base, token=person(runtime, "mag"))
+    public = anonymous.files(product="pls_l2")
+    assert [f["partition"] for f in public] == ["2025-01-01", "2025-01-02"]
+    held = team.files(product="mag_l2")
+    assert len(held) == 2 and len(anonymous.files(product="mag_l2")) == 1, "day 2 embargoed"
+    path = anonymous.download(public[0]["name"], tmp_path)
+    assert path == tmp_path / public[0]["name"] and path.stat().st_size == public[0]["size"]
+    assert not list(tmp_path.glob("*.part"))
+    day2 = next(f["name"] for f in held if f["partition"] == "2025-01-02")
+    with pytest.raises(ClientError, match="wants a token for this") as caught:
+        anonymous.download(day2, tmp_path)
+    assert caught.value.status == 401 and not (tmp_path / day2).exists()
+    assert team.download(day2, tmp_path / "day2.cdf").stat().st_size > 0
+    assert team.jobs(mission="demo") == [], "the archive was made without the planner"
+    with pytest.raises(ClientError, match="wants a token"):
+        anonymous.jobs()
+    events = team.events(limit=5)
+    assert len(events) == 5 and [e["id"] for e in events] == sorted(e["id"] for e in events)
+    later = team.events(after=events[-1]["id"], limit=5)
+    assert later[0]["id"] > events[-1]["id"]
+
+
+def test_direct_inside_the_data_center_with_soc_token(
+    processed_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from socstack.config import get_settings
+
+    runtime = Runtime(explicit_settings(processed_copy))
+    token = person(runtime, "mag")
+    runtime.close()
+    monkeypatch.setenv("SOC_DATABASE_URL", f"sqlite:///{processed_copy / 'catalog.sqlite'}")
+    monkeypatch.setenv("SOC_ARCHIVE_URL", (processed_copy / "archive").as_uri())
+    monkeypatch.setenv("SOC_TOKEN", token)
+    get_settings.cache_clear()
+    with Client() as client:
+        assert client.kind == "direct" and "from SOC_TOKEN" in repr(client)
+        assert "demo_mag_l1a" in client.datasets(), "the team's own raw level"
+    monkeypatch.setenv("SOC_TOKEN", token[:-4] + "AAAA")
+    get_settings.cache_clear()
+    with pytest.raises(ClientError, match=r"token \w+ \(from SOC_TOKEN\) was refused"):
+        Client()
+    monkeypatch.setenv("SOC_DATABASE_URL", f"sqlite:///{processed_copy / 'elsewhere.sqlite'}")
+    monkeypatch.setenv("SOC_PUBLIC_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    client = Client()
+    assert client.kind == "hapi", "no catalog here: the data center's public URL"
+    with pytest.raises(ClientError, match=r"cannot reach http://127\.0\.0\.1:9"):
+        client.datasets()
+
+
+class RunsServer(LiveServer):
+    """A stand-in of ``/api/runs`` as its contract says (the runs API is built elsewhere):
+    a run is queued, then running with progress, then succeeded, one step per look."""
+
+    def build(self, runtime):  # type: ignore[no-untyped-def]
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        runs: dict[str, dict] = {}
+        self.bodies: list[dict] = []
+        steps = ["queued", "running", "running", "succeeded"]
+
+        async def submit(request: Request) -> JSONResponse:
+            body = await request.json()
+            self.bodies.append({"body": body, "auth": request.headers.get("authorization")})
+            run = {"id": f"r{len(runs) + 1}", "status": "queued", "looks": 0}
+            runs[run["id"]] = run
+            return JSONResponse({"id": run["id"], "status": "queued"}, status_code=202)
+
+        async def one(request: Request) -> JSONResponse:
+            run = runs.get(request.path_params["id"])
+            if run is None:
+                return JSONResponse({"detail": "no such run"}, status_code=404)
+            run["looks"] += 1
+            status = steps[min(run["looks"], len(steps) - 1)]
+            return JSONResponse(
+                {
+                    "id": run["id"],
+                    "status": status,
+                    "progress": {"done": run["looks"], "total": 3},
+                    "log_tail": "",
+                    "outputs": [],
+                    "error": None,
+                }
+            )
+
+        async def listing(request: Request) -> JSONResponse:
+            return JSONResponse({"runs": [{"id": k, **v} for k, v in runs.items()]})
+
+        return Starlette(
+            routes=[
+                Route("/api/runs", submit, methods=["POST"]),
+                Route("/api/runs", listing, methods=["GET"]),
+                Route("/api/runs/{id}", one, methods=["GET"]),
+            ]
+        )
+
+
+def test_runs_are_submitted_and_waited_for(tmp_path: Path) -> None:
+    server = RunsServer(tmp_path / "data")
+    with server:
+        client = Client(server.base, token="soc_0123456789abcdef_" + "x" * 43)
+        run = client.runs.submit("daily_means", {"day": "2025-01-01"})
+        assert run == {"id": "r1", "status": "queued"}
+        assert server.bodies == [
+            {
+                "body": {
+                    "notebook": "daily_means",
+                    "parameters": {"day": "2025-01-01"},
+                    "force": False,
+                },
+                "auth": "Bearer soc_0123456789abcdef_" + "x" * 43,
+            }
+        ]
+        done = client.runs.wait("r1", timeout=30, poll=0)
+        assert done["status"] == "succeeded" and done["progress"] == {"done": 3, "total": 3}
+        assert [r["id"] for r in client.runs.list()["runs"]] == ["r1"]
+        client.runs.submit("daily_means")
+        with pytest.raises(ClientError, match="run r2 is still running after 0 s"):
+            client.runs.wait("r2", timeout=0)
+        with pytest.raises(ClientError, match="404: no such run"):
+            client.runs.get("nope")
