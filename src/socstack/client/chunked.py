@@ -1,7 +1,7 @@
 """Datasets in day-long Dask chunks, for ranges too long to hold or to wait for at once.
 
-Direct: the times of each day are read first (the epoch variable only: an index must be
-known), and each day's values are one ``dask.delayed`` read of that day's files, so a
+Direct: the times are read first, in one pass (the epoch variables only: an index must
+be known), and each day's values are one ``dask.delayed`` read of that day's files, so a
 computation touches only the days it needs, in as many workers as it has. The delayed
 function names its transport by a key, not by the object: a worker process of a
 ``distributed`` cluster opens its own catalog connection instead of receiving one.
@@ -77,17 +77,20 @@ def direct_by_day(
 ) -> Table:
     """A Table whose columns are Dask arrays, one chunk per day (times read now)."""
     transport = _transport(key, opener)
+    # The index first, in one pass over the files (their time variables only).
+    index = transport.table(dataset, [], start, stop).time
+    windows = days(start, stop)
+    cuts = np.searchsorted(index, [lo for lo, _ in windows] + [stop], side="left")
     times, columns = [], {n: [] for n in names}  # type: dict[str, list[Any]]
-    for lo, hi in days(start, stop):
-        index = transport.table(dataset, [], lo, hi).time
-        if not len(index):
+    for (lo, hi), first, last in zip(windows, cuts[:-1], cuts[1:], strict=True):
+        if last <= first:
             continue
-        times.append(index)
+        times.append(index[first:last])
         day = dask.delayed(_day, pure=True)((key, opener, dataset, names), lo, hi)
         for name in names:
             size, dtype = shapes[name]
             column = dask.delayed(_column, pure=True)(day, name)
-            columns[name].append(da.from_delayed(column, (len(index), *size), dtype=dtype))
+            columns[name].append(da.from_delayed(column, (last - first, *size), dtype=dtype))
     if not times:
         return transport.table(dataset, names, start, start)
     return Table(np.concatenate(times), {n: da.concatenate(parts) for n, parts in columns.items()})

@@ -11,6 +11,7 @@ run's provenance (:func:`socstack.analysis.runenv.record_read`).
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,8 @@ __all__ = ["DirectTransport"]
 
 #: Files read ahead in threads: reading a CDF file is partly outside the GIL.
 READ_AHEAD = 2
+#: Seconds a dataset's visible ranges and coverage are reused (as HapiServer's infos).
+SHOWN_TTL = 30.0
 
 
 class DirectTransport:
@@ -46,6 +49,7 @@ class DirectTransport:
         self.identity = self._identify(token, describe)
         self._recorded: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, tuple[HapiDataset, Intervals, Any]]] = {}
 
     def _identify(self, token: str | None, describe: str) -> Identity:
         """The identity of ``token``, as the HTTP doors identify a Bearer token."""
@@ -85,6 +89,20 @@ class DirectTransport:
         return out
 
     def _shown(self, dataset_id: str) -> tuple[HapiDataset, Intervals, Any]:
+        """The dataset, what the identity sees of it, and its coverage there.
+
+        Kept for ``SHOWN_TTL`` seconds, as the HAPI client keeps an info: a day-chunked
+        read asks once per day, and the answer changes only with new files or releases.
+        """
+        now = time.monotonic()
+        cached = self._cache.get(dataset_id)
+        if cached is not None and now - cached[0] < SHOWN_TTL:
+            return cached[1]
+        shown = self._look_up(dataset_id)
+        self._cache[dataset_id] = (now, shown)
+        return shown
+
+    def _look_up(self, dataset_id: str) -> tuple[HapiDataset, Intervals, Any]:
         dataset = self.source.dataset(dataset_id)
         unknown = ClientError(f"no dataset {dataset_id!r} that {self._who()} may see", 404)
         if dataset is None:
