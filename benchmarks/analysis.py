@@ -19,7 +19,8 @@ warm-up:
 
 Then the hourly means of ``B_mag`` over the window: serially (one direct read, then
 ``resample``), and with ``chunks="1D"`` on a two-worker ``distributed.LocalCluster``
-(one thread per worker process), where each worker reads the days it is given.
+(one thread per worker process), where each worker reads the days it is given and
+sends back their 24 means (:func:`hourly_by_chunk`).
 """
 
 from __future__ import annotations
@@ -106,6 +107,36 @@ def timed(call: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(seconds), result
 
 
+def _hourly(values: Any, times: Any) -> Any:
+    import pandas as pd
+
+    return pd.Series(values, index=times).resample("1h").mean()
+
+
+def hourly_by_chunk(field: Any) -> Any:
+    """Hourly means computed where each day-long chunk is read, 24 numbers sent back.
+
+    Hours nest in the chunks (cut at midnight), so each chunk's means are final.
+    xarray's ``resample`` on Dask arrays (without flox) builds about four tasks per hour
+    and ships every value to the client: 9 s for 30 days on this machine.
+    """
+    import dask
+    import numpy as np
+    import pandas as pd
+    import xarray as xr
+
+    times = field.indexes["time"]
+    edges = np.cumsum((0, *field.chunks[0]))
+    blocks = field.data.to_delayed().ravel()
+    parts = [
+        dask.delayed(_hourly)(block, times[a:b])
+        for block, a, b in zip(blocks, edges[:-1], edges[1:], strict=True)
+    ]
+    series = pd.concat(dask.compute(*parts))
+    series = series.reindex(pd.date_range(series.index[0], series.index[-1], freq="1h"))
+    return xr.DataArray(series.to_numpy(), coords={"time": series.index}, dims="time")
+
+
 def prepare(args: argparse.Namespace) -> None:
     demo_archive(folder_of(args.work, args.days), START, {"mag": args.days})
 
@@ -176,10 +207,11 @@ def run(args: argparse.Namespace) -> None:
 
         def parallel() -> Any:
             field = direct.get(DATASET, start, stop, ["B_mag"], chunks="1D")
-            return field["B_mag"].resample(time="1h").mean().compute()
+            return hourly_by_chunk(field["B_mag"])
 
         means["Dask, chunks=1D, LocalCluster of 2 workers"], hourly = timed(parallel, args.runs)
     np.testing.assert_allclose(hourly.values, expected.values, equal_nan=True)
+    assert (hourly.indexes["time"] == expected.indexes["time"]).all()
     direct.close()
     runtime.close()
 
