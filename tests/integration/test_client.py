@@ -444,3 +444,21 @@ def test_runs_are_submitted_and_waited_for(tmp_path: Path) -> None:
             client.runs.wait("r2", timeout=0)
         with pytest.raises(ClientError, match="404: no such run"):
             client.runs.get("nope")
+
+
+def test_both_transports_agree_on_each_catalog_backend(runtime: Runtime, demo_files: Path) -> None:
+    """SQLite and the real PostgreSQL (the ``database_url`` fixture's two backends)."""
+    from tests.conftest import build_processed
+
+    build_processed(runtime, demo_files, (dt.date(2025, 1, 1),))
+    settings = runtime.settings
+    server = LiveServer(
+        settings.data_dir, database_url=settings.database_url, archive_url=settings.archive_url
+    )
+    with server as url:
+        team = person(runtime, "mag")
+        direct, hapi = Client(runtime=runtime, token=team), Client(url, token=team)
+        for dataset in ("demo_mag_l2_1s", "demo_pls_l2", "demo_mag_l1a"):
+            day = ("2025-01-01", "2025-01-02")
+            same(direct.get(dataset, *day), hapi.get(dataset, *day))
+        hapi.close()
