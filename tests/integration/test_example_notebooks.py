@@ -6,43 +6,36 @@ notebook folder), so each must run as shipped: a real kernel, the direct transpo
 (``SOC_TOKEN``). A notebook's ``parameters`` cell keeps its windows; the client cuts
 them to the coverage.
 
-They need ``socstack.client.Client`` (the client branch): without it they are skipped
-with that reason, never passed.
+The run example needs a data center: it runs against a real ``socstack up`` (planner
+and worker, the ``analysis`` queue), submits the interval template and the hourly
+means notebook, which publishes ``mag_l2_1h`` through ``Client.publish``; HAPI then
+serves those means, made from the files the run read.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 import shutil
+import signal
+import time
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 
 from socstack.catalog.migrate import upgrade
 from socstack.runtime import Runtime
 from tests.conftest import DEMO_MISSION, explicit_settings
-from tests.integration.people import person
+from tests.integration.people import bearer, person
+from tests.integration.test_up import free_port, start
 
 EXAMPLES = DEMO_MISSION / "notebooks" / "examples"
 #: What runs without a server (the run notebook needs /api/runs and a worker).
 DIRECT = ("year_of_magnetometer.ipynb", "spectrogram.ipynb", "magnetometer_and_plasma.ipynb")
 
 
-def _client_available() -> bool:
-    try:
-        return hasattr(importlib.import_module("socstack.client"), "Client")
-    except ImportError:
-        return False
-
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not _client_available(),
-        reason="needs socstack.client.Client (the client branch): runs once it is merged",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 def test_every_example_is_listed_here_or_needs_a_server() -> None:
@@ -57,7 +50,8 @@ def test_an_example_notebook_runs_against_the_archive(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    papermill = pytest.importorskip("papermill")
+    import papermill
+
     data = tmp_path / "data"
     shutil.copytree(processed_archive, data)
     runtime = Runtime(explicit_settings(data))
@@ -97,3 +91,79 @@ def test_an_example_notebook_runs_against_the_archive(
         "magnetometer_and_plasma.ipynb": r"2[78]\d\d minutes; median dynamic/magnetic pressure",
     }[name]
     assert re.search(expected, printed), printed
+
+
+def _printed(executed: Path) -> str:
+    import nbformat
+
+    book = nbformat.read(executed, as_version=4)
+    errors = [o for c in book.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert not errors, errors
+    return "".join(
+        o.get("text", "") for c in book.cells for o in c.get("outputs", []) if o.get("name")
+    )
+
+
+def test_the_run_example_submits_runs_and_its_published_means_are_served(
+    processed_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import papermill
+
+    from socstack.client import Client
+
+    data = tmp_path / "data"
+    shutil.copytree(processed_archive, data)
+    runtime = Runtime(explicit_settings(data))
+    upgrade(runtime.catalog)
+    token = person(runtime, "sam", ["demo", "demo:mag"], ["read", "run"])
+    runtime.close()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = start(["up", "--port", str(port), "--no-demo", "--no-watch"], data)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.communicate()
+            try:
+                if httpx.get(f"{base}/api/notebooks", headers=bearer(token)).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "socstack up never answered /api/notebooks"
+            time.sleep(0.2)
+        monkeypatch.setenv("SOC_DATA_DIR", str(data))
+        monkeypatch.setenv("SOC_TOKEN", token)
+        monkeypatch.setenv("SOC_PUBLIC_URL", base)
+        executed = tmp_path / "run_and_publish.ipynb"
+        papermill.execute_notebook(
+            str(EXAMPLES / "run_and_publish.ipynb"),
+            str(executed),
+            kernel_name="python3",
+            cwd=str(tmp_path),
+            progress_bar=False,
+            execution_timeout=240,
+            parameters={"timeout": 180},
+        )
+        printed = _printed(executed)
+        assert re.search(r"^succeeded \d+/\d+ cells", printed, re.M), printed
+        names = re.findall(r"demo_mag_l2_1h-gse_20250101_v[\d.]+\.cdf", printed)
+        assert names, printed
+        # Served over HAPI like any product: 24 hourly means of the day's 1 s field.
+        with Client(base, token=token) as client:
+            means = client.get("demo_mag_l2_1h", "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z")
+            field = client.get(
+                "demo_mag_l2_1s", "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z", ["B_mag"]
+            )
+            expected = field["B_mag"].resample(time="1h").mean().values
+            np.testing.assert_allclose(means["B_mag"].values, expected, rtol=1e-12)
+            # ... made from the files the run read (the 1 s L2 of that day).
+            (record,) = client.files(product="mag_l2_1h")
+            provenance = httpx.get(
+                f"{base}/api/files/{names[0]}/provenance", headers=bearer(token), timeout=30
+            ).json()
+        assert record["name"] == names[0]
+        assert "demo_mag_l2_1s-gse_20250101" in str(provenance), provenance
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=60)

@@ -143,8 +143,20 @@ def find(settings: Settings, missions: MissionRegistry, name: str) -> Notebook:
     Raises
     ------
     NotFoundError
-        No library holds it (or the name is not a notebook's).
+        No library holds it (or the name is not a notebook's), or a short name (the
+        file's stem, ``interval``) that more than one library holds.
     """
+    if "/" not in name and not name.endswith(".ipynb"):
+        # A scientist writes "interval"; one library notebook of that stem is meant.
+        named = [n for n in library(settings, missions) if Path(n.name).stem == name]
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise NotFoundError(
+                f"notebook {name!r} is in more than one library: name one of "
+                + ", ".join(n.name for n in named)
+            )
+        name += ".ipynb"
     match = _NAME.match(name)
     if match is None:
         raise NotFoundError(

@@ -27,6 +27,7 @@ __all__ = [
     "PUBLISH_DIR",
     "READS",
     "NotInRunError",
+    "as_product_variables",
     "publish",
     "read_lines",
     "record_read",
@@ -106,8 +107,75 @@ def publish(ds: xr.Dataset, product: str, *, mission: str | None = None, **extra
         raise SocError(f"product {product!r}: give a product id of the mission's YAML")
     target = folder / PUBLISH_DIR
     target.mkdir(parents=True, exist_ok=True)
+    ds = as_product_variables(ds, product, mission)
     count = len(read_lines(folder, PUBLISHED))
     path = target / f"{count:03d}_{product}.cdf"
-    write_cdf(ds, path, global_attributes={k: v for k, v in ds.attrs.items() if v})
+    write_cdf(ds, path)
     _append(PUBLISHED, {"product": product, "mission": mission, "file": path.name, **extra})
     return path
+
+
+def as_product_variables(ds: xr.Dataset, product: str, mission: str | None = None) -> xr.Dataset:
+    """``ds`` with the names the product's files use, when it has the client's names.
+
+    ``Client.get`` names a Dataset's variables after the HAPI parameters and its index
+    ``time``; the archive's files use the variables the mission's datasets map those
+    parameters to. A scientist publishes what the client gave them (reduced, filtered)
+    and should not have to know the file's names, so each HAPI parameter of a dataset
+    served from ``product`` is renamed to its variable, and ``time`` to the dataset's
+    time variable. Names that are already the file's pass through unchanged.
+    """
+    from socstack.mission.loader import load_missions
+
+    settings = get_settings()
+    renames: dict[str, str] = {}
+    for entry in load_missions(settings.missions):
+        if mission not in (None, entry.name) or product not in entry.products:
+            continue
+        for dataset in entry.datasets.values():
+            if dataset.product != product:
+                continue
+            if "time" in ds.variables and dataset.time_variable not in ds.variables:
+                renames.setdefault("time", dataset.time_variable)
+            for parameter in dataset.parameters:
+                variable = parameter.variable or parameter.name
+                if parameter.name in ds.data_vars and variable not in ds.variables:
+                    renames.setdefault(parameter.name, variable)
+    ds = ds.rename(renames) if renames else ds.copy()  # a new Dataset: the caller's stays
+    # What the client took from the source dataset's info describes that dataset, not
+    # this product: the worker gives the file the product's own ISTP attributes.
+    ds.attrs = _cdf_attributes({k: v for k, v in ds.attrs.items() if k not in _FROM_INFO})
+    for variable in ds.variables.values():
+        variable.attrs = _cdf_attributes(variable.attrs)
+    return ds
+
+
+_FROM_INFO = frozenset(
+    {
+        "HAPI", "status", "dataset", "server", "parameters", "startDate", "stopDate",
+        "sampleStartDate", "sampleStopDate", "timeStampLocation", "description",
+        "modificationDate", "cadence", "maxRequestDuration", "provenance", "resourceURL",
+        "resourceID", "creationDate", "citation", "contact", "contactID", "additionalMetadata",
+        "unitsSchema", "coordinateSystemSchema", "licenseURL", "note",
+    }
+)  # fmt: skip
+
+
+def _cdf_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The attributes a CDF can hold: text, numbers and lists of them.
+
+    A client's Dataset carries the HAPI info's metadata, some of it nested (bins,
+    additional metadata); the product's own ISTP attributes are written when the
+    worker archives the file, so nothing a reader needs is lost here.
+    """
+
+    def plain(value: Any) -> bool:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return value != ""
+        if isinstance(value, list | tuple):
+            return bool(value) and all(
+                isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
+            )
+        return False
+
+    return {key: value for key, value in attrs.items() if plain(value)}

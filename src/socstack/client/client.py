@@ -252,11 +252,16 @@ class Client:
         params = _params({"after": after, **filters})
         return list(self._rest().json("GET", "/events", params=params)["events"])
 
-    def publish(self, ds: xr.Dataset, product: str) -> Any:
-        """Hand ``ds`` to the notebook run this kernel is part of, as ``product``."""
+    def publish(self, ds: xr.Dataset, product: str, *, mission: str | None = None) -> Any:
+        """Hand ``ds`` to the notebook run this kernel is part of, as ``product``.
+
+        ``ds`` may keep the names this client gave it (HAPI parameters, ``time``): they
+        become the product's variables. When the run ends the worker archives it, with
+        every file this client read as its provenance.
+        """
         from socstack.analysis import runenv
 
-        return runenv.publish(ds, product)  # type: ignore[attr-defined]
+        return runenv.publish(ds, product, mission=mission)
 
     def close(self) -> None:
         """Close connections (and the runtime this client opened itself)."""
