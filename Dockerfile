@@ -2,7 +2,7 @@
 # socstack images: one target per service, all from this file and one shared base, so
 # Compose on a laptop and Kubernetes on a cluster run the very same images.
 #
-#   docker build --target hapi -t socstack-hapi .      (hapi, api, worker, viz, notebook, migrate)
+#   docker build --target hapi -t socstack-hapi .      (hapi, api, worker, viz, analysis, migrate)
 #
 # Every final image runs as the numeric user 10001 (no root, no shell login), holds no
 # secret (settings come from SOC_* variables at run time), has a HEALTHCHECK, and adds
@@ -43,9 +43,9 @@ RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[api,hapi,pipeline,d
 FROM venv AS venv-viz
 RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[api,hapi,pipeline,viz]"
 
-FROM venv AS venv-notebook
-COPY services/notebook/requirements.txt /tmp/notebook-requirements.txt
-RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[all]" -r /tmp/notebook-requirements.txt
+FROM venv AS venv-analysis
+COPY services/analysis/requirements.txt /tmp/analysis-requirements.txt
+RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[all]" -r /tmp/analysis-requirements.txt
 
 # -- runtime: the base of every final image -------------------------------------------------
 FROM base AS runtime
@@ -94,10 +94,10 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["socstack", "health", "--url", "http://127.0.0.1:8000/viz/"]
 CMD ["socstack", "serve", "viz"]
 
-# -- notebook: JupyterLab at /notebook, next to the data (services/notebook) ---------------
-FROM runtime AS notebook
-COPY --from=venv-notebook /opt/venv /opt/venv
-COPY services/notebook/jupyter_server_config.py /opt/venv/etc/jupyter/jupyter_server_config.py
+# -- analysis: JupyterLab at /notebook, next to the data (services/analysis) ---------------
+FROM runtime AS analysis
+COPY --from=venv-analysis /opt/venv /opt/venv
+COPY services/analysis/jupyter_server_config.py /opt/venv/etc/jupyter/jupyter_server_config.py
 EXPOSE 8888
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["socstack", "health", "--url", "http://127.0.0.1:8888/notebook/api"]

@@ -180,3 +180,25 @@ class SocstackProcess:
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.process.kill()
+
+
+def two_step_parser(doc: str | None, *, days: int, runs: int):
+    """A ``prepare``/``run`` command line (both take ``--work`` and ``--days``).
+
+    Returns the parser and the ``run`` subparser, for the options of its own.
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    steps = {}
+    for name, purpose in (("prepare", "build the archive"), ("run", "measure")):
+        step = commands.add_parser(name, help=purpose)
+        step.add_argument("--work", type=Path, required=True)
+        step.add_argument("--days", type=int, default=days)
+        steps[name] = step
+    steps["run"].add_argument("--runs", type=int, default=runs)
+    steps["run"].add_argument("--json", type=Path)
+    return parser, steps["run"]

@@ -95,7 +95,7 @@ def empty_postgres_database() -> Iterator[str]:
 
 
 CATALOG_TABLES = (
-    "provenance, files, quarantine, jobs, events, planner_state,"
+    "provenance, files, quarantine, runs, jobs, events, planner_state,"
     " release_approvals, releases, tokens, memberships, users, audit"
 )
 

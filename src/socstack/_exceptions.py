@@ -10,6 +10,7 @@ codes and one clear line in the CLI.
     SocError
     ├── ConfigError            settings or a mission file are invalid (file, field, reason)
     ├── NotFoundError          a named thing (file, mission, product, job) does not exist
+    ├── ParameterError         a notebook run's parameters do not fit its notebook
     ├── FileRejected           a file cannot enter the archive; it goes to quarantine
     │   ├── FileNameError      the name matches no product pattern (or more than one)
     │   ├── FormatError        the content does not open with the product's reader
@@ -17,6 +18,8 @@ codes and one clear line in the CLI.
     ├── StorageError           the archive or quarantine store failed (often transient)
     │   └── FileChanged        a file changed while it was being read; nothing was kept
     ├── CatalogError           the catalog database failed (often transient)
+    ├── ClientError            socstack.client could not give what was asked (one line)
+    │   └── HapiClientError    (socstack.client.hapi) a HAPI server refused or broke off
     └── AccessError            a request may not be served as asked
         ├── AuthenticationError    credentials are malformed, unknown, expired or revoked
         ├── AccessDenied           the identity may not do this (a token would not help)
@@ -93,6 +96,18 @@ class NotFoundError(SocError):
     """A named thing (file, mission, product, job) does not exist."""
 
 
+class ParameterError(SocError):
+    """A notebook run asks for parameters its notebook does not take (or of another type).
+
+    ``parameters`` lists what the notebook does take (name, type, default), so the
+    answer tells the user what to send.
+    """
+
+    def __init__(self, message: str, *, parameters: Sequence[dict[str, str]] = ()):
+        self.parameters = list(parameters)
+        super().__init__(message)
+
+
 class FileRejected(SocError):  # noqa: N818 - a rejection is an outcome, not a crash
     """A file cannot enter the archive; its reason is recorded in quarantine."""
 
@@ -134,6 +149,19 @@ class FileChanged(StorageError):  # noqa: N818 - like FileRejected, an outcome t
 
 class CatalogError(SocError):
     """The catalog database failed."""
+
+
+class ClientError(SocError):
+    """``socstack.client`` could not give what the scientist asked for.
+
+    One line that says what to change: the dataset or parameter that does not exist, the
+    time that does not parse, the token (by its scope, never its text) that was refused,
+    the server that did not answer. ``status`` is the HTTP status when a server answered.
+    """
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class AccessError(SocError):

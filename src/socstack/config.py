@@ -149,6 +149,37 @@ class Settings(BaseSettings):
     oidc_audience: str = Field("socstack", description="The audience a JWT must name.")
     oidc_groups_claim: str = Field("groups", description="The JWT claim that lists groups.")
 
+    # The client and notebook runs (socstack.client, socstack.analysis).
+    token: str = Field(
+        "",
+        repr=False,
+        description=(
+            "The token socstack.client sends when none is given; in a notebook run, the"
+            " run's own short-lived token, made for the run's submitter."
+        ),
+    )
+    run_dir: Path | None = Field(
+        None,
+        description=(
+            "Set by the worker inside a notebook run: the folder the run shares with it"
+            " (the files the client read, the datasets it published)."
+        ),
+    )
+
+    notebooks_dir: Path | None = Field(
+        None,
+        description=(
+            "The deployment's notebook library, beside each mission's notebooks/ folder"
+            " (default: SOC_DATA_DIR/notebooks)."
+        ),
+    )
+    run_timeout: float = Field(
+        600.0, gt=0, description="Seconds a notebook run may take before it is timed out."
+    )
+    run_memory_mb: int = Field(
+        2048, ge=64, description="Memory a notebook run's kernel may use (MB) before it is ended."
+    )
+
     viz_hapi_url: str = Field(
         "", description="HAPI server the viz opens with (default: this socstack's /hapi)."
     )
@@ -170,6 +201,21 @@ class Settings(BaseSettings):
 
     demo_start: dt.date = Field(dt.date(2025, 1, 1), description="First day `up` simulates.")
     demo_days: int = Field(3, ge=0, description="Days of telemetry `up` simulates if empty.")
+
+    # JupyterLab at /notebook and Dask beside the archive (`socstack up`, analysis extra).
+    notebook: bool = Field(
+        True, description="Start JupyterLab at /notebook in `socstack up` (analysis extra)."
+    )
+    dask_workers: int = Field(
+        2, ge=0, description="Worker processes of `up`'s Dask LocalCluster (0: no cluster)."
+    )
+    dask_scheduler: str = Field(
+        "",
+        description=(
+            "The Dask scheduler notebooks and the client's chunked reads use (tcp://...):"
+            " set by `up` for its JupyterLab; in a cluster, the DaskCluster's scheduler."
+        ),
+    )
 
     @field_validator("queues", mode="before")
     @classmethod
@@ -233,6 +279,11 @@ class Settings(BaseSettings):
         """The drop-box folder (always set after validation)."""
         assert self.incoming_dir is not None  # noqa: S101 - set by the validator
         return self.incoming_dir
+
+    @property
+    def notebook_library(self) -> Path:
+        """The deployment's own notebook library (``SOC_NOTEBOOKS_DIR``)."""
+        return (self.notebooks_dir or self.data_dir / "notebooks").expanduser().resolve()
 
     @property
     def spool_dir(self) -> Path:

@@ -8,6 +8,7 @@ every web service on one port. Ctrl-C (or SIGTERM) stops it cleanly.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 import uvicorn
 from sqlalchemy import func, select
 
+from socstack.analysis.embedded import EmbeddedAnalysis
 from socstack.catalog.migrate import upgrade
 from socstack.catalog.models import File
 from socstack.config import Settings
@@ -192,17 +194,19 @@ def up(
         watcher.start()
 
     public = PublicUrl(settings, host, port)
+    analysis = EmbeddedAnalysis(runtime, say)
 
     def started(bound: int) -> None:
         public.bound(bound)
         base = f"http://{host}:{bound}"
         say(f"socstack is up: {base}/api/files  (API docs {base}/api/docs)")
         say(f"plots: {base}/viz/   HAPI: {base}/hapi")
+        analysis.start(public())
         say(f"drop box: {incoming}   stop with Ctrl-C")
 
     try:
         serve(
-            create_web_app(runtime, public),
+            create_web_app(runtime, public, notebook=analysis.app),
             host,
             port,
             started,
@@ -215,6 +219,7 @@ def up(
                 thread.join(timeout=30)
         if worker is not None:
             _stop_worker(worker)
+        analysis.stop()
         runtime.close()
         say("socstack stopped")
 
@@ -231,6 +236,9 @@ def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     """A real worker process on the embedded broker (the same as `socstack worker`)."""
     concurrency = settings.worker_concurrency or min(2, os.cpu_count() or 1)
     command = [sys.executable, "-m", "socstack", "worker", "--concurrency", str(concurrency)]
+    if importlib.util.find_spec("papermill") is not None and "analysis" not in settings.queues:
+        # The analysis extra is installed: this one worker executes notebook runs too.
+        command += ["--queues", ",".join([*settings.queues, "analysis"])]
     return subprocess.Popen(command, env=os.environ.copy())
 
 

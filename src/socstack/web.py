@@ -1,7 +1,8 @@
 """One ASGI app with every web service at its contract path, on one port.
 
 ``/api`` (the data-center API), ``/hapi`` (HAPI 3.3), ``/viz`` (the Dash app, which
-reads ``/hapi`` and ``/api`` over HTTP like any other client).
+reads ``/hapi`` and ``/api`` over HTTP like any other client), ``/notebook`` (``up``'s
+JupyterLab behind its sign-in proxy, or a page saying why there is none).
 Each service keeps its own middleware and error handling: requests are dispatched by
 path prefix, so HAPI's error bodies never leak into the API or the other way round.
 ``socstack up`` serves this app; the containers serve each service alone at the same
@@ -40,8 +41,15 @@ class _ByPrefix:
         await self.default(scope, receive, send)
 
 
-def create_web_app(runtime: Runtime, base_url: Callable[[], str] | None = None) -> ASGIApp:
+def create_web_app(
+    runtime: Runtime,
+    base_url: Callable[[], str] | None = None,
+    notebook: ASGIApp | None = None,
+) -> ASGIApp:
     """The API app at ``/api`` and ``/``, HAPI at ``/hapi``, the viz at ``/viz``.
+
+    ``notebook`` serves ``/notebook`` (``up`` gives its JupyterLab proxy); without it,
+    ``/notebook`` says where JupyterLab runs, or how to install it.
 
     ``base_url`` gives where clients reach this server (known only once it is bound):
     HAPI's ``about`` names it, and the viz reads this server's HAPI and API there
@@ -57,9 +65,23 @@ def create_web_app(runtime: Runtime, base_url: Callable[[], str] | None = None) 
         pass
     else:
         prefixed["/viz"] = create_viz_app(settings, base)
+    prefixed["/notebook"] = notebook or _no_notebook()
 
     @api.get("/", include_in_schema=False)
     def _home() -> RedirectResponse:
         return RedirectResponse("/hapi")
 
     return _ByPrefix(api, prefixed)
+
+
+def _no_notebook() -> ASGIApp:
+    """``/notebook`` of a server that runs no JupyterLab itself."""
+    from socstack.analysis.answers import NotebookUnavailable
+    from socstack.analysis.lab import lab_installed
+
+    if not lab_installed():
+        return NotebookUnavailable.not_installed()
+    return NotebookUnavailable(
+        "JupyterLab runs beside `socstack up`, or as the analysis service of a cluster;"
+        " this server does not run it."
+    )

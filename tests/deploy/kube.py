@@ -4,8 +4,8 @@
 - ``kubernetes-validate --strict`` checks every built-in kind against the Kubernetes
   OpenAPI schemas it carries (unknown fields are errors, as with ``kubectl apply``'s
   strict field validation);
-- KEDA's kinds are checked by ``check-jsonschema`` against KEDA's own CRDs, kept in
-  k8s/schemas/keda/ as data. A CRD's structural schema leaves unknown fields to the API
+- KEDA's and the Dask operator's kinds are checked by ``check-jsonschema`` against
+  their own CRDs, kept in k8s/schemas/keda/ and k8s/schemas/dask/ as data. A CRD's structural schema leaves unknown fields to the API
   server's pruning; :func:`crd_json_schema` makes it strict the same way.
 
 Every function returns a list of problems (empty when all is well), so a test can show
@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tests.deploy.tools import K8S_DIR, KEDA_SCHEMAS, run
+from tests.deploy.tools import DASK_SCHEMAS, K8S_DIR, KEDA_SCHEMAS, run
 
 OVERLAYS = ("onprem", "cloud-burst")
 KUBERNETES_VERSION = "1.37.0"
@@ -32,6 +32,8 @@ CRD_KINDS = {
     ("keda.sh/v1alpha1", "ScaledObject"): KEDA_SCHEMAS / "keda.sh_scaledobjects.yaml",
     ("keda.sh/v1alpha1", "TriggerAuthentication"): KEDA_SCHEMAS
     / "keda.sh_triggerauthentications.yaml",
+    ("kubernetes.dask.org/v1", "DaskCluster"): DASK_SCHEMAS
+    / "daskclusters.kubernetes.dask.org.yaml",
 }
 
 
@@ -99,6 +101,9 @@ def crd_json_schema(crd_file: Path, api_version: str) -> dict[str, Any]:
     _strict(schema)
     schema["properties"]["apiVersion"] = {"const": api_version}
     schema["properties"]["kind"] = {"const": crd["spec"]["names"]["kind"]}
+    # Every object has metadata (the API server's ObjectMeta), whether or not the CRD's
+    # schema spells it out (KEDA's does, the Dask operator's does not).
+    schema["properties"].setdefault("metadata", {"type": "object"})
     schema["required"] = sorted({*schema.get("required", []), "apiVersion", "kind", "metadata"})
     return {"$schema": "http://json-schema.org/draft-07/schema#", **schema}
 

@@ -180,7 +180,7 @@ def test_kubernetes_probes_pass_against_the_running_services(running: dict[str, 
             "socstack-worker-onprem": "worker",
         }.get(name, name.removeprefix("socstack-"))
         if service not in running:
-            continue  # viz and notebook: their own services
+            continue  # viz and analysis: their own services
         _, env, port = running[service]
         for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
             probe = container.get(kind)

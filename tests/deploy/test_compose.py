@@ -24,10 +24,10 @@ OVERRIDES = {
     "dev": [BASE, COMPOSE_DIR / "compose.dev.yaml"],
     "prod": [BASE, COMPOSE_DIR / "compose.prod.yaml"],
 }
-PROFILES = ["", "s3", "notebook", "flower", "*"]
-OPTIONAL = {"minio": "s3", "minio-init": "s3", "notebook": "notebook", "flower": "flower"}
+PROFILES = ["", "s3", "analysis", "flower", "*"]
+OPTIONAL = {"minio": "s3", "minio-init": "s3", "analysis": "analysis", "flower": "flower"}
 ONE_SHOT = {"migrate", "minio-init"}
-SOCSTACK = {"migrate", "api", "hapi", "viz", "planner", "worker", "watcher", "notebook"}
+SOCSTACK = {"migrate", "api", "hapi", "viz", "planner", "worker", "watcher", "analysis"}
 
 
 def env_file(folder: Path, *, optional: bool = False, drop: tuple[str, ...] = ()) -> Path:
@@ -82,7 +82,7 @@ def test_every_optional_setting_is_valid(override: str, tmp_path: Path) -> None:
         ("POSTGRES_PASSWORD", ""),
         ("REDIS_PASSWORD", ""),
         ("MINIO_ROOT_PASSWORD", "s3"),
-        ("JUPYTER_TOKEN", "notebook"),
+        ("JUPYTER_TOKEN", "analysis"),
         ("FLOWER_BASIC_AUTH", "flower"),
     ],
 )
@@ -184,7 +184,7 @@ def test_one_ingress_serves_every_path(stack: dict[str, Any]) -> None:
         ("/api", "$api"),
         ("= /metrics", "$api"),
         ("/viz", "$viz"),
-        ("/notebook", "$notebook"),
+        ("/notebook", "$analysis"),
     ]:
         assert re.search(
             rf"location {re.escape(path)} {{\s*proxy_pass {re.escape(upstream)};", config

@@ -17,7 +17,7 @@ import yaml
 
 from tests.deploy.tools import COMPOSE_DIR, DOCKERFILE, K8S_DIR, REPO, WORKFLOW, run
 
-TARGETS = {"hapi", "api", "worker", "viz", "notebook", "migrate"}
+TARGETS = {"hapi", "api", "worker", "viz", "analysis", "migrate"}
 
 
 @dataclass

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.deploy.kube import OVERLAYS, check_overlay, crd_json_schema, overlay_path
-from tests.deploy.tools import K8S_DIR, KEDA_SCHEMAS
+from tests.deploy.tools import DASK_SCHEMAS, K8S_DIR, KEDA_SCHEMAS
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -23,6 +23,14 @@ def test_the_kept_crds_say_where_they_come_from() -> None:
     notice = (KEDA_SCHEMAS / "README.md").read_text()
     assert "Apache License 2.0" in notice
     for crd in KEDA_SCHEMAS.glob("*.yaml"):
+        assert crd.name in notice
+        assert yaml.safe_load(crd.read_text())["kind"] == "CustomResourceDefinition"
+
+
+def test_the_dask_crd_says_where_it_comes_from() -> None:
+    notice = (DASK_SCHEMAS / "README.md").read_text()
+    assert "BSD 3-Clause" in notice
+    for crd in DASK_SCHEMAS.glob("*.yaml"):
         assert crd.name in notice
         assert yaml.safe_load(crd.read_text())["kind"] == "CustomResourceDefinition"
 

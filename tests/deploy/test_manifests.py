@@ -206,7 +206,7 @@ def test_onprem_runs_the_whole_stack(rendered: dict[str, list[Resource]]) -> Non
         "socstack-api",
         "socstack-hapi",
         "socstack-viz",
-        "socstack-notebook",
+        "socstack-analysis",
         "socstack-planner",
         "socstack-watcher",
         "socstack-worker",
@@ -372,3 +372,46 @@ def test_redis_list_key_is_where_celery_puts_processing_any(tmp_path: Path) -> N
         for stale in plain.scan_iter(f"*{prefix}*"):
             plain.delete(stale)
         plain.close()
+
+
+# -- Dask (the operator's DaskCluster) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_dask_cluster_is_where_its_clients_look_and_locked_down(
+    rendered: dict[str, list[Resource]], overlay: str
+) -> None:
+    (cluster,) = of_kind(rendered[overlay], "DaskCluster")
+    name = cluster["metadata"]["name"]
+    # The operator names the scheduler's service after the cluster.
+    address = f"tcp://{name}-scheduler:8786"
+    settings = config(rendered[overlay])
+    assert settings["SOC_DASK_SCHEDULER"] == address
+    assert settings["DASK_SCHEDULER_ADDRESS"] == address
+    ports = {p["port"] for p in cluster["spec"]["scheduler"]["service"]["ports"]}
+    assert 8786 in ports
+    for part in ("worker", "scheduler"):
+        spec = cluster["spec"][part]["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["automountServiceAccountToken"] is False
+        for container in spec["containers"]:
+            assert container["image"].startswith("ghcr.io/socstack/socstack-analysis")
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+            assert "memory" in container["resources"]["limits"]
+    workers_labels = cluster["spec"]["worker"]["metadata"]["labels"]
+    assert workers_labels["socstack.io/datastore-client"] == "true", "workers read the archive"
+
+
+def test_onprem_dask_runs_on_premises_and_cloud_burst_dask_on_burst_nodes(
+    rendered: dict[str, list[Resource]],
+) -> None:
+    (onprem,) = of_kind(rendered["onprem"], "DaskCluster")
+    (cloud,) = of_kind(rendered["cloud-burst"], "DaskCluster")
+    for part in ("worker", "scheduler"):
+        assert schedulable(onprem["spec"][part]["spec"], *ONPREM_NODE)
+        assert not schedulable(onprem["spec"][part]["spec"], *CLOUD_NODE)
+        assert schedulable(cloud["spec"][part]["spec"], *CLOUD_NODE)
+        assert not schedulable(cloud["spec"][part]["spec"], *ONPREM_NODE)
+        assert not schedulable(cloud["spec"][part]["spec"], *ONPREM_LABELLED)
+    assert cloud["spec"]["worker"]["replicas"] == 0, "cloud workers from zero"
+    assert cloud["metadata"]["namespace"] == "socstack-burst"

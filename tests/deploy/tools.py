@@ -19,6 +19,7 @@ from tests.conftest import REPO, unavailable
 COMPOSE_DIR = REPO / "compose"
 K8S_DIR = REPO / "k8s"
 KEDA_SCHEMAS = K8S_DIR / "schemas" / "keda"
+DASK_SCHEMAS = K8S_DIR / "schemas" / "dask"
 WORKFLOW = REPO / "ci" / "workflows" / "images.yml"
 DOCKERFILE = REPO / "Dockerfile"
 

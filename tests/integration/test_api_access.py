@@ -42,6 +42,7 @@ from socstack.catalog.models import (
     JobStatus,
     QuarantinedFile,
 )
+from socstack.catalog.runs import Run
 from socstack.config import Settings, get_settings
 from socstack.mission.release import Policy
 from socstack.runtime import Runtime
@@ -458,6 +459,58 @@ def test_jobs_are_the_missions_teams_and_running_them_the_operators(
         assert (retried.status_code, retried.json()["status"]) == (200, "queued"), retried.text
         again = center.ask(who, "POST", "/api/reprocess", json=week)
         assert again.status_code == 202, again.text
+
+
+# -- notebook runs ----------------------------------------------------------------------------
+
+
+def test_runs_are_submitted_with_scope_run_and_seen_by_who_may_read_their_inputs(
+    center: Center,
+) -> None:
+    center.add("mag-run", ["demo:mag"], ["read", "run"])
+    center.add("pls-run", ["demo:pls"], ["read", "run"])
+    for who in ("anonymous", "pls", "mag"):  # no scope run
+        refused(center.ask(who, "GET", "/api/notebooks"), who)
+        asked = {"notebook": "demo/empty.ipynb"}
+        refused(center.ask(who, "POST", "/api/runs", json=asked), who)
+    library = center.ask("mag-run", "GET", "/api/notebooks").json()["notebooks"]
+    assert {"demo/empty.ipynb", "demo/interval.ipynb"} <= {n["name"] for n in library}
+    made = center.ask("mag-run", "POST", "/api/runs", json={"notebook": "demo/empty.ipynb"})
+    assert made.status_code == 202, made.text
+    run_id = made.json()["id"]
+    url = f"/api/runs/{run_id}"
+
+    def sees(who: str) -> bool:
+        answer = center.ask(who, "GET", url)
+        assert answer.status_code in (200, 404), (who, answer.text)
+        return answer.status_code == 200
+
+    # It read nothing yet: its submitter and the staff see it; nobody else knows of it.
+    assert {w for w in ("mag-run", "pls-run", "mag", "operator", "admin") if sees(w)} == {
+        "mag-run",
+        "operator",
+        "admin",
+    }
+    refused(center.ask("anonymous", "GET", url), "anonymous")
+    # A run that read the withheld magnetometer L1B is the magnetometer team's to see.
+    withheld = center.name("mag_l1b", DAY1)
+    with center.runtime.catalog.transaction() as session:
+        session.get(Run, run_id).reads = [withheld]  # type: ignore[union-attr]
+    assert {w for w in ("mag-run", "pls-run", "mag", "pls", "operator") if sees(w)} == {
+        "mag-run",
+        "mag",
+        "operator",
+    }
+    assert center.ask("pls-run", "GET", f"{url}/outputs/notebook.html").status_code == 404
+    assert center.ask("mag", "GET", f"{url}/outputs/notebook.html").status_code == 404
+    assert center.ask("pls-run", "GET", "/api/runs").json()["runs"] == []
+    assert [r["id"] for r in center.ask("mag-run", "GET", "/api/runs").json()["runs"]] == [run_id]
+    assert [r["id"] for r in center.ask("operator", "GET", "/api/runs").json()["runs"]] == [run_id]
+    # Its job is its submitter's too: not among the mission's jobs its team sees.
+    job = made.json()["job"]
+    assert job not in {j["id"] for j in center.ask("mag", "GET", "/api/jobs").json()["jobs"]}
+    assert center.ask("mag", "GET", f"/api/jobs/{job}").status_code == 404
+    assert center.ask("operator", "GET", f"/api/jobs/{job}").status_code == 200
 
 
 # -- events -----------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_errors_are_one_line_with_a_meaningful_exit_code(tmp_path: Path) -> None
 def test_mission_check(tmp_path: Path) -> None:
     good = run("mission", "check")
     assert good.exit_code == 0
-    assert "demo: 14 products, 8 datasets, 10 rules: ok" in good.output
+    assert "demo: 15 products, 9 datasets, 10 rules: ok" in good.output
     broken = tmp_path / "broken"
     shutil.copytree(DEMO_MISSION, broken)
     config = yaml.safe_load((broken / "mission.yaml").read_text())
@@ -119,6 +119,8 @@ CATALOG_COMMANDS = [
     (("quarantine", "list"), 0, "quarantine is empty"),
     (("jobs", "list"), 0, "no jobs"),
     (("jobs", "retry", "1"), 1, "no job 1"),
+    (("runs", "list"), 0, "no runs"),
+    (("runs", "show", "1"), 1, "no run 1"),
     (
         ("reprocess", "--mission", "demo", "--start", "2025-01-01", "--stop", "2025-01-01"),
         0,

@@ -413,9 +413,18 @@ def test_many_visible_ranges_are_selected_as_few(
         f"/hapi/data?dataset={UNRELEASED}&start=2025-01-01T05:00Z&stop=2025-01-02",
         f"/hapi/data?dataset={UNRELEASED}&start=2025-01-01T06:30Z&stop=2025-01-01T07:00Z",
     ]
-    exact = [world.get("anonymous", u).content for u in urls]
+
+    def answer(url: str) -> object:
+        body = world.get("anonymous", url).content
+        if "catalog" not in url:
+            return body
+        # Only this dataset's entry: the embargoed ones' stopDate moves on with the clock.
+        (entry,) = [e for e in json.loads(body)["catalog"] if e["id"] == UNRELEASED]
+        return entry
+
+    exact = [answer(u) for u in urls]
     monkeypatch.setattr(source_module, "SQL_RANGES", 1)
-    assert [world.get("anonymous", u).content for u in urls] == exact
+    assert [answer(u) for u in urls] == exact
 
 
 @settings(

@@ -60,7 +60,14 @@ def wait_for_json(
 
 
 def start(args: list[str], data: Path, **env: str) -> subprocess.Popen[str]:
-    environment = {**os.environ, "SOC_DATA_DIR": str(data), "SOC_LOG_FORMAT": "json", **env}
+    """``socstack <args>`` on ``data``; JupyterLab and Dask only where a test asks for them."""
+    environment = {
+        **os.environ,
+        "SOC_DATA_DIR": str(data),
+        "SOC_LOG_FORMAT": "json",
+        "SOC_NOTEBOOK": "false",
+        **env,
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "socstack", *args],
         env=environment,

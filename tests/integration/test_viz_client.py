@@ -10,9 +10,9 @@ import httpx
 import numpy as np
 import pytest
 
+from socstack.client.hapi import HapiClientError, HapiServer
 from socstack.times import parse_time
 from socstack.viz.cache import TableCache
-from socstack.viz.client import HapiClientError, HapiServer
 from socstack.viz.figures import PanelData, build_figure, parameter_specs
 from socstack.viz.links import Endpoints, Panel, View
 from socstack.viz.reduce import envelope

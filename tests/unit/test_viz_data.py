@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from socstack.client.hapi import Table
 from socstack.times import format_times, parse_time, parse_times
 from socstack.viz.cache import TableCache
-from socstack.viz.client import Table
 from socstack.viz.figures import (
     PANEL_PX,
     NoDataError,

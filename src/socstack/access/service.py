@@ -59,9 +59,11 @@ class Action(enum.StrEnum):
     UPLOAD = "upload"  # deliver a product's files
     READ_JOBS = "read_jobs"  # see a mission's jobs
     RUN = "run"  # retry jobs, reprocess
+    ANALYSE = "analyse"  # submit notebook runs (each reads as its submitter)
     RELEASE = "release"  # release or unrelease a product's data
     OPERATE = "operate"  # metrics, quarantine: the data center's own workings
     ADMIN = "admin"  # users, tokens, the audit log
+    NOTEBOOK = "notebook"  # open JupyterLab at /notebook (code next to the data)
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,10 @@ class Access:
             for product in mission.products:
                 out[(mission.name, product)] = releasable(product)
         return out
+
+    def releasable_ancestors(self, mission: str, product: str) -> list[str]:
+        """The releasable products ``product`` is made from (what limits who sees it)."""
+        return list(self._ancestors.get((mission, product), []))
 
     def sees_all(self, identity: Identity, mission: Mission, product: str) -> bool:
         """Whether ``identity`` sees every byte of ``product`` (its team, staff)."""
@@ -242,6 +248,10 @@ class Access:
                 identity.can("run") and identity.staff,
                 "running the pipeline is for operators (scope run)",
             ),
+            Action.ANALYSE: (
+                identity.can("run") and not identity.anonymous,
+                "submitting notebook runs needs a token with scope run",
+            ),
             Action.RELEASE: (
                 spec is not None
                 and product is not None
@@ -250,6 +260,13 @@ class Access:
             ),
             Action.OPERATE: (identity.can("read") and identity.staff, "for operators and admins"),
             Action.ADMIN: (identity.admin, "for admins (scope admin)"),
+            # A kernel runs any code as the server's user, next to the archive: as for
+            # submitting a notebook run, a signed-in user whose token may run things.
+            Action.NOTEBOOK: (
+                not identity.anonymous and identity.can("run"),
+                "JupyterLab is for signed-in users with a token of scope run"
+                " (sign in at /viz/signin)",
+            ),
         }
         allowed, refusal = rules[action]
         return Decision(bool(allowed), "allowed" if allowed else refusal, identity)

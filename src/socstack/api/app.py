@@ -34,6 +34,7 @@ from socstack.api.routes import (
     jobs,
     quarantine,
     releases,
+    runs,
     tokens,
     users,
     whoami,
@@ -53,7 +54,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="socstack data-center API",
         version=__version__,
         description=(
-            "Files, quarantine, events, jobs, releases, users, tokens and the audit log of a"
+            "Files, quarantine, events, jobs, notebook runs, releases, users, tokens and the"
+            " audit log of a"
             " socstack science operations center. HAPI lives at /hapi. Send a token as"
             " 'Authorization: Bearer <token>' (or HTTP Basic, the token as password):"
             " without one you see what is public; 401 means a token would help, 403 that"
@@ -76,6 +78,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         events.router,
         jobs.router,
         releases.router,
+        runs.router,
         users.router,
         tokens.router,
         audit.router,

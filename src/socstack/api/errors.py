@@ -32,6 +32,7 @@ from socstack._exceptions import (
     ConflictError,
     FileRejected,
     NotFoundError,
+    ParameterError,
     SocError,
     StorageError,
 )
@@ -189,6 +190,10 @@ def install(app: FastAPI) -> None:
             action = "api.authenticate"
             await run_in_threadpool(_audit_refusal, request, "anonymous", action, status, detail)
         return problem(status, _TITLES[status], detail, headers=headers)
+
+    @app.exception_handler(ParameterError)
+    async def _parameters(_request: Request, exc: ParameterError) -> JSONResponse:
+        return problem(422, "Invalid parameters", str(exc), parameters=exc.parameters)
 
     @app.exception_handler(ApiProblem)
     async def _api_problem(_request: Request, exc: ApiProblem) -> JSONResponse:

@@ -5,7 +5,15 @@ error's own: 78 for configuration, 1 otherwise; 2 for usage; 130 for Ctrl-C); a
 traceback appears only with ``--debug``.
 """
 
-from socstack.cli import access, admin, demo, ingest, pipeline, serve  # noqa: F401 - they register commands
+from socstack.cli import (  # noqa: F401 - they register commands
+    access,
+    admin,
+    demo,
+    ingest,
+    pipeline,
+    runs,
+    serve,
+)
 from socstack.cli._base import main
 from socstack.cli.ingest import EXIT_QUARANTINED
 

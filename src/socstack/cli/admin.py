@@ -102,7 +102,8 @@ def mission_check(ctx: click.Context, folders: tuple[Path, ...]) -> None:
     registry = load_missions(list(folders) or settings.missions, queues=settings.queues)
     for item in registry:
         for rule in item.rules.values():
-            load_callable(item, rule.function, field=f"rules.{rule.id}.function")
+            if rule.function is not None:  # a notebook rule's notebook is checked at load
+                load_callable(item, rule.function, field=f"rules.{rule.id}.function")
         if item.simulator:
             load_callable(item, item.simulator, field="simulator")
         own = len(item.formats)

@@ -25,7 +25,7 @@ from socstack.hapi.metadata import HapiDataset, HapiParameter
 from socstack.hapi.source import Block
 from socstack.times import format_times, time_length
 
-__all__ = ["Encoder", "media_type"]
+__all__ = ["Encoder", "as_columns", "media_type"]
 
 _MEDIA = {
     "csv": "text/csv; charset=utf-8",
@@ -39,8 +39,12 @@ def media_type(fmt: str) -> str:
     return _MEDIA[fmt]
 
 
-def _columns(parameter: HapiParameter, values: np.ndarray) -> np.ndarray:
-    """(n, columns) with the last index fastest (C order), in the output type."""
+def as_columns(parameter: HapiParameter, values: np.ndarray) -> np.ndarray:
+    """(n, columns) with the last index fastest (C order), in the output type.
+
+    Public because ``socstack.client`` reading the archive directly must hand out the
+    very values (types, truncations) this server sends.
+    """
     n = len(values)
     flat = (
         np.asarray(values).reshape(n, parameter.columns) if n else np.empty((0, parameter.columns))
@@ -105,7 +109,7 @@ class Encoder:
         records = np.empty(len(block), dtype=self._record)
         records["Time"] = format_times(block.times, self.digits)
         for p in self.parameters:
-            columns = _columns(p, block.values[p.name])
+            columns = as_columns(p, block.values[p.name])
             records[p.name] = columns if p.size else columns[:, 0]
         return records.tobytes()
 
@@ -113,7 +117,7 @@ class Encoder:
         arrays = [pa.array(format_times(block.times, self.digits))]
         names = ["Time"]
         for p in self.parameters:
-            columns = _columns(p, block.values[p.name])
+            columns = as_columns(p, block.values[p.name])
             for k in range(p.columns):
                 arrays.append(pa.array(np.ascontiguousarray(columns[:, k])))
                 names.append(f"{p.name}_{k}")
@@ -128,7 +132,7 @@ class Encoder:
         sink = io.StringIO()
         writer = csv.writer(sink, lineterminator="\n")
         times = format_times(block.times, self.digits)
-        columns = [_columns(p, block.values[p.name]) for p in self.parameters]
+        columns = [as_columns(p, block.values[p.name]) for p in self.parameters]
         for i in range(len(block)):
             row: list[Any] = [times[i].decode()]
             for p, values in zip(self.parameters, columns, strict=True):
@@ -142,7 +146,7 @@ class Encoder:
 
     def _json(self, block: Block) -> bytes:
         times = format_times(block.times, self.digits)
-        columns = [_columns(p, block.values[p.name]) for p in self.parameters]
+        columns = [as_columns(p, block.values[p.name]) for p in self.parameters]
         rows = []
         for i in range(len(block)):
             row: list[Any] = [times[i].decode()]

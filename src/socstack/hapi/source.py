@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import itertools
 import tempfile
-from collections import OrderedDict
-from collections.abc import Iterator
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from threading import Lock
@@ -159,8 +161,19 @@ def _holds(start: dt.datetime | None, stop: dt.datetime | None, seen: Intervals)
 class ArchiveSource:
     """Datasets of the configured missions, served from the archive and its catalog."""
 
-    def __init__(self, runtime: Runtime):
+    def __init__(
+        self,
+        runtime: Runtime,
+        on_read: Callable[[HapiDataset, File], None] | None = None,
+        read_ahead: int = 0,
+    ):
         self.runtime = runtime
+        # Told of every archive file read (socstack.client records a notebook run's reads).
+        self.on_read = on_read
+        # Files read in threads while the caller uses the previous one (0: none). The
+        # server leaves this off, its requests running side by side already; a client
+        # reading a year in one call has cores to spare.
+        self.read_ahead = read_ahead
         self._datasets = {
             config.id: build_dataset(mission, config)
             for mission, config in runtime.missions.datasets()
@@ -325,15 +338,49 @@ class ArchiveSource:
         return rows if exact else [r for r in rows if _holds(r.start, r.stop, window)]
 
     def _read(self, dataset: HapiDataset, row: File, variables: list[str]) -> dict[str, np.ndarray]:
+        if self.on_read is not None:
+            self.on_read(dataset, row)
         local = self.runtime.archive.local_path(row.uri)
+        if local is not None:  # no scratch folder to make and remove: 2 ms a file
+            return self._decode(dataset, local, variables)
         with tempfile.TemporaryDirectory(prefix="socstack-hapi-") as scratch:
-            path = local or self.runtime.archive.fetch(row.uri, Path(scratch) / row.name)
-            if dataset.product.format == "cdf":
-                return read_variables(path, variables)
-            decoded = dataset.product.reader.read(path, dataset.product)
-            out = {name: decoded[name].values for name in variables if name in decoded}
-            out[dataset.config.time_variable] = decoded["epoch"].values
-            return out
+            path = self.runtime.archive.fetch(row.uri, Path(scratch) / row.name)
+            return self._decode(dataset, path, variables)
+
+    @staticmethod
+    def _decode(dataset: HapiDataset, path: Path, variables: list[str]) -> dict[str, np.ndarray]:
+        if dataset.product.format == "cdf":
+            return read_variables(path, variables)
+        decoded = dataset.product.reader.read(path, dataset.product)
+        out = {name: decoded[name].values for name in variables if name in decoded}
+        out[dataset.config.time_variable] = decoded["epoch"].values
+        return out
+
+    def _reads(
+        self, dataset: HapiDataset, rows: list[File], variables: list[str]
+    ) -> Iterator[tuple[File, dict[str, np.ndarray]]]:
+        """Each file's variables in order; with ``read_ahead``, the next ones read meanwhile.
+
+        Bounded: at most ``read_ahead`` files wait decoded, so memory stays a few files
+        whatever the request's length.
+        """
+        if self.read_ahead <= 0 or len(rows) < 2:
+            for row in rows:
+                yield row, self._read(dataset, row, variables)
+            return
+        with ThreadPoolExecutor(self.read_ahead, thread_name_prefix="socstack-read") as pool:
+            upcoming = iter(rows)
+            pending: deque[tuple[File, Future[dict[str, np.ndarray]]]] = deque()
+            for row in itertools.islice(upcoming, self.read_ahead + 1):
+                pending.append((row, pool.submit(self._read, dataset, row, variables)))
+            while pending:
+                row, future = pending.popleft()
+                following = next(upcoming, None)
+                if following is not None:
+                    pending.append(
+                        (following, pool.submit(self._read, dataset, following, variables))
+                    )
+                yield row, future.result()
 
     def records(
         self,
@@ -350,8 +397,8 @@ class ArchiveSource:
         edges = np.array(window, dtype=np.int64).ravel()
         time_variable = dataset.config.time_variable
         variables = [time_variable, *dict.fromkeys(p.variable for p in parameters)]
-        for row in self._files(dataset, window, seen):
-            data = self._read(dataset, row, variables)
+        for _, read in self._reads(dataset, self._files(dataset, window, seen), variables):
+            data = read
             times = np.asarray(data[time_variable]).astype("datetime64[ns]").astype(np.int64)
             if len(times) > 1 and np.any(times[1:] < times[:-1]):
                 order = np.argsort(times, kind="stable")

@@ -7,12 +7,14 @@ the line of each.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
+from pathlib import Path
 
 from socstack._exceptions import Problem
 from socstack.mission.model import Dataset, Mission, Product
 
-__all__ = ["check_mission", "check_queues"]
+__all__ = ["check_mission", "check_notebook_rules", "check_queues"]
 
 
 def check_mission(mission: Mission) -> list[Problem]:
@@ -50,6 +52,50 @@ def _check_release(mission: Mission) -> list[Problem]:
             for lv in policy.levels
             if lv not in levels
         ]
+    return problems
+
+
+def check_notebook_rules(mission: Mission, folder: Path) -> list[Problem]:
+    """Notebook rules name a notebook that exists and takes their inputs and partition.
+
+    A notebook rule's code version becomes ``<declared>+nb.<hash>``: editing the
+    notebook changes the rule's code, so its outputs get a new version (Z) and the
+    dependency hash of its jobs changes, as for a new code version.
+    """
+    from socstack.mission.rules import PARTITION_PARAMETER
+
+    problems = []
+    for rid, rule in mission.rules.items():
+        if rule.notebook is None:
+            continue
+        where = f"rules.{rid}.notebook"
+        path = folder / rule.notebook
+        if not path.is_file():
+            problems.append(Problem(f"no notebook {rule.notebook} in the mission folder", where))
+            continue
+        try:
+            import papermill
+
+            taken = set(papermill.inspect_notebook(str(path)))
+        except ImportError:
+            problems.append(Problem("notebook rules need the analysis extra (papermill)", where))
+            continue
+        except Exception as exc:  # nbformat's errors: not a notebook papermill reads
+            problems.append(Problem(f"{rule.notebook} is not a readable notebook: {exc}", where))
+            continue
+        needed = [i.name for i in rule.inputs] + [PARTITION_PARAMETER]
+        lacking = [n for n in needed if n not in taken]
+        if lacking:
+            problems.append(
+                Problem(
+                    f"{rule.notebook} has no parameter {', '.join(lacking)} in its cell tagged"
+                    " 'parameters' (a notebook rule gets each input's paths and the partition)",
+                    where,
+                )
+            )
+            continue
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        rule.code_version = f"{rule.code_version.split('+')[0]}+nb.{digest[:10]}"
     return problems
 
 

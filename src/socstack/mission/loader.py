@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from socstack._exceptions import ConfigError, FileNameError, NotFoundError, Problem
-from socstack.mission.checks import check_mission, check_queues
+from socstack.mission.checks import check_mission, check_notebook_rules, check_queues
 from socstack.mission.model import Dataset, Mission, Product
 from socstack.mission.patterns import FileName, is_safe_name
 from socstack.mission.versions import Version
@@ -114,6 +114,19 @@ def _read_yaml(path: Path) -> tuple[Any, _Lines]:
         raise ConfigError(f"{where}invalid YAML: {problem}", source=str(path)) from exc
 
 
+def _every_key() -> list[str]:
+    """Every key the mission schema knows, for naming a misspelt optional one."""
+    from pydantic import BaseModel
+
+    from socstack.mission import model
+
+    keys: set[str] = set()
+    for value in vars(model).values():
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            keys |= set(value.model_fields)
+    return sorted(keys)
+
+
 def _schema_problems(exc: ValidationError, lines: _Lines) -> list[Problem]:
     """pydantic's errors as problems: typos named as such, one problem per place."""
     errors = exc.errors()
@@ -126,6 +139,8 @@ def _schema_problems(exc: ValidationError, lines: _Lines) -> list[Problem]:
         if error["type"] == "extra_forbidden":
             siblings = [m[-1] for m in missing if m[:-1] == loc[:-1]]
             close = difflib.get_close_matches(str(loc[-1]), [str(s) for s in siblings], n=1)
+            # An optional key misspelt is missing from nowhere: look among every key.
+            close = close or difflib.get_close_matches(str(loc[-1]), _every_key(), n=1)
             message = "unknown key (a typo?)"
             if close:
                 message = f"unknown key (did you mean {close[0]!r}?)"
@@ -242,6 +257,7 @@ def load_mission(folder: Path) -> Mission:
         problems += _checks_of_the_rest(data, exc, context, lines)
         raise ConfigError(source=str(source), problems=problems) from exc
     problems += [lines.at(p) for p in check_mission(mission)]
+    problems += [lines.at(p) for p in check_notebook_rules(mission, folder.resolve())]
     if problems:
         raise ConfigError(source=str(source), problems=problems)
     mission._folder = folder.resolve()

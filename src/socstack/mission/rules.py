@@ -1,5 +1,7 @@
 """Processing rules: which inputs, over which days, make which outputs, with what code.
 
+A rule computes with a function (``module:function``) or a notebook
+(``notebooks/x.ipynb`` in the mission folder, see :mod:`socstack.analysis.rules`).
 Each input of a rule has a name (by default its product's id), and the rule's function
 gets its files under that name: one product may be an input several times (the day
 before, the day itself and the day after), each under its own name. What ``required``
@@ -15,11 +17,14 @@ from pydantic import Field, model_validator
 
 from socstack.mission._base import EntryPoint, SemVer, StrictModel
 
-__all__ = ["Requirement", "Rule", "RuleInput", "RuleOutput", "Window"]
+__all__ = ["PARTITION_PARAMETER", "Requirement", "Rule", "RuleInput", "RuleOutput", "Window"]
 
 #: How many days of an input's window must have a file before the rule runs.
 Requirement = Literal["all", "any", "same_day", "optional"]
 InputName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+NotebookPath = Annotated[str, Field(pattern=r"^notebooks/[A-Za-z0-9_][A-Za-z0-9_.-]*\.ipynb$")]
+#: The parameter a notebook rule's partition (its day, YYYY-MM-DD) is passed as.
+PARTITION_PARAMETER = "partition"
 
 
 class Window(StrictModel):
@@ -119,7 +124,17 @@ class Rule(StrictModel):
     id: str
     inputs: list[RuleInput] = Field(min_length=1)
     outputs: list[RuleOutput] = Field(min_length=1)
-    function: EntryPoint
+    function: EntryPoint | None = Field(
+        None, description="module:function computing the outputs (or give a notebook)."
+    )
+    notebook: NotebookPath | None = Field(
+        None,
+        description=(
+            "A notebook of the mission folder (notebooks/x.ipynb) computing the outputs:"
+            " executed with papermill, its inputs' paths and the partition as parameters,"
+            " its published datasets the rule's outputs."
+        ),
+    )
     code_version: SemVer
     quality: int = Field(1, ge=0, description="Raise it when the code's quality changes (Y).")
     timeout: float = Field(600, gt=0, description="Seconds before the job is timed out.")
@@ -128,6 +143,8 @@ class Rule(StrictModel):
 
     @model_validator(mode="after")
     def _has_trigger(self) -> Rule:
+        if (self.function is None) == (self.notebook is None):
+            raise ValueError(f"rule {self.id!r}: give either a function or a notebook")
         if not any(i.triggers for i in self.inputs):
             raise ValueError(f"rule {self.id!r}: at least one input must trigger it")
         first: dict[str, int] = {}

@@ -32,6 +32,9 @@ from socstack.catalog.models import JOB_ENDED, Job, JobStatus, utcnow
 from socstack.pipeline.runner import run_rule
 from socstack.runtime import Runtime
 
+#: The rule name of a notebook run's job (see :mod:`socstack.analysis.runs`).
+RUN_RULE = "@run"
+
 __all__ = ["Outcome", "TransientError", "claim", "execute_job", "finish", "requeue", "retry"]
 
 logger = logging.getLogger(__name__)
@@ -254,6 +257,10 @@ def execute_job(runtime: Runtime, job_id: int, *, worker: str) -> Outcome:
         return Outcome.NOT_CLAIMED
     tail = _Tail()
     with _capturing(tail):
+        if taken.rule == RUN_RULE:  # a notebook run: the same claim, heartbeat and reaping
+            from socstack.analysis.runs import execute_run
+
+            return execute_run(runtime, taken, worker, tail)
         return _run(runtime, taken, worker, tail)
 
 

@@ -161,7 +161,13 @@ def run_rule(
             inputs=_local_inputs(runtime, inputs, mission, scratch / "inputs"),
         )
         context.scratch.mkdir()
-        function = load_callable(mission, rule.function, field=f"rules.{rule.id}.function")
+        if rule.notebook is not None:
+            from socstack.analysis.rules import notebook_function
+
+            function = notebook_function(runtime.settings, mission, rule)
+        else:
+            assert rule.function is not None  # noqa: S101 - a rule has one or the other
+            function = load_callable(mission, rule.function, field=f"rules.{rule.id}.function")
         started = time.perf_counter()
         try:
             produced = _by_output(rule, function(context))

@@ -9,7 +9,8 @@ range, a HAPI error status) become a message on the page, never a traceback.
 The parts: :mod:`~socstack.viz.layout` (the page), :mod:`~socstack.viz.opening` (a link
 or the default view), :mod:`~socstack.viz.stack` (adding and editing panels),
 :mod:`~socstack.viz.plotting` (requests, zooms, the figure), :mod:`~socstack.viz.exports`,
-:mod:`~socstack.viz.pages` (quicklooks and pipeline status); the data side is
+:mod:`~socstack.viz.pages` (quicklooks and pipeline status), :mod:`~socstack.viz.analyse`
+(a notebook run of the interval shown); the data side is
 :mod:`~socstack.viz.viewer`, :mod:`~socstack.viz.figures` and :mod:`~socstack.viz.reduce`.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import dash
 
+from socstack.viz.analyse import register_analyse
 from socstack.viz.cache import TableCache
 from socstack.viz.exports import register_exports
 from socstack.viz.layout import PREFIX, page_layout
@@ -64,4 +66,5 @@ def create_dash(
     register_exports(app, viewer)
     register_pages(app, endpoints, timeout)
     register_signin(app, endpoints, timeout)
+    register_analyse(app, endpoints, timeout)
     return app

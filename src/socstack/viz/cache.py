@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from socstack.viz.client import Table
+from socstack.client.hapi import Table
 
 __all__ = ["Fetched", "TableCache"]
 

@@ -16,8 +16,8 @@ import dash
 import numpy as np
 from dash import Input, Output, State, dcc, no_update
 
+from socstack.client.hapi import HapiClientError, Table
 from socstack.times import format_times
-from socstack.viz.client import HapiClientError, Table
 from socstack.viz.links import View
 from socstack.viz.viewer import Viewer
 from socstack.viz.window import ViewError, window_of

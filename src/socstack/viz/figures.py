@@ -20,8 +20,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from socstack.client.hapi import Table
 from socstack.times import format_time
-from socstack.viz.client import Table
 from socstack.viz.links import Panel
 from socstack.viz.reduce import cadence_of, envelope, rebin
 from socstack.viz.traces import (

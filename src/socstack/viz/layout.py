@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from socstack.viz.analyse import analyse_button, analyse_section
 from socstack.viz.pages import quicklooks_layout, status_layout
 from socstack.viz.signin import signin_layout
 from socstack.viz.stack import stack_controls
@@ -105,6 +106,7 @@ def _plot_page() -> html.Div:
                         [
                             html.Button("Export CSV", id="export-csv"),
                             html.Button("Export PNG", id="export-png"),
+                            analyse_button(),
                             html.Span(id="hapi-links", className="hapi-links"),
                         ],
                         className="exports",
@@ -132,6 +134,7 @@ def _plot_page() -> html.Div:
                         delay_show=300,
                     ),
                     html.Div(id="stats", className="hint"),
+                    analyse_section(),
                 ],
                 className="plot-area",
             ),

@@ -15,7 +15,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, State, no_update
 
-from socstack.viz.client import Dataset, HapiClientError
+from socstack.client.hapi import Dataset, HapiClientError
 from socstack.viz.figures import parameter_specs
 from socstack.viz.layout import PREFIX
 from socstack.viz.links import LinkError, Panel, View, view_from_query

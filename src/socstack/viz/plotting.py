@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 import dash
 from dash import Input, Output, State, html, no_update
 
+from socstack.client.hapi import HapiClientError
 from socstack.times import format_time
-from socstack.viz.client import HapiClientError
 from socstack.viz.figures import FigureStats, NoDataError, build_figure, figure_height
 from socstack.viz.links import Panel, View
 from socstack.viz.viewer import Viewer

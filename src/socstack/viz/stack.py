@@ -16,7 +16,7 @@ from typing import Any
 import dash
 from dash import ALL, Input, Output, State, dcc, html, no_update
 
-from socstack.viz.client import HapiClientError
+from socstack.client.hapi import HapiClientError
 from socstack.viz.figures import parameter_specs
 from socstack.viz.links import SCALES, Panel, number_text
 from socstack.viz.viewer import Viewer

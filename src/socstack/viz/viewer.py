@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import numpy as np
 
+from socstack.client.hapi import HapiClientError, HapiServer, Table
 from socstack.times import duration_ns, parse_time
 from socstack.viz.cache import TableCache
-from socstack.viz.client import HapiClientError, HapiServer, Table
 from socstack.viz.figures import PanelData, parameter_specs
 from socstack.viz.links import Endpoints, View
 from socstack.viz.signin import CREDENTIAL, fingerprint, headers_for

@@ -22,7 +22,7 @@ from socstack.api.deps import GuardDep, RuntimeDep, VocabularyDep
 from socstack.api.errors import problem
 from socstack.api.schemas import MAX_ID, PathId
 from socstack.catalog.models import Job, JobStatus
-from socstack.pipeline.jobs import retry
+from socstack.pipeline.jobs import RUN_RULE, retry
 from socstack.pipeline.reprocess import Selection, reprocess
 
 router = APIRouter(tags=["jobs"])
@@ -172,7 +172,8 @@ def list_jobs(
     vocabulary.check(mission=mission, rule=rule)
     if mission:
         guard.require(Action.READ_JOBS, mission=mission)
-    query = select(Job).where(Job.mission.in_(missions))
+    # A notebook run's job is its submitter's (see /api/runs), not the mission's work.
+    query = select(Job).where(Job.mission.in_(missions) & (Job.rule != RUN_RULE))
     if status is not None:
         query = query.where(Job.status == status)
     if mission:
@@ -204,7 +205,7 @@ def job(runtime: RuntimeDep, guard: GuardDep, job_id: PathId) -> JobDetail:
         guard.require(Action.READ_JOBS)
     with runtime.catalog.session() as session:
         row = session.get(Job, job_id)
-    if row is None:
+    if row is None or (row.rule == RUN_RULE and not guard.identity.staff):
         raise NotFoundError(f"no job {job_id}")
     guard.require(Action.READ_JOBS, mission=row.mission)
     return JobDetail(**_out(row, detail=True))

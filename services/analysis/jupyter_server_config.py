@@ -1,4 +1,4 @@
-"""JupyterLab in the notebook image: served at /notebook behind the ingress.
+"""JupyterLab in the analysis image: served at /notebook behind the ingress.
 
 The token comes from ``JUPYTER_TOKEN`` at run time (Compose requires it, Kubernetes
 reads it from a Secret); nothing secret is baked into the image. Notebooks live on the
