@@ -679,6 +679,17 @@ def _modified(response) -> dt.datetime:  # type: ignore[no-untyped-def]
     return email.utils.parsedate_to_datetime(response.headers["last-modified"])
 
 
+def _next_second() -> None:
+    """Return once the clock is in a later whole second than at the call.
+
+    HTTP dates (Last-Modified, If-Modified-Since) count whole seconds: a change must
+    fall in a later second than the answer it is compared with, or it cannot show.
+    """
+    start = int(time.time())
+    while int(time.time()) <= start:
+        time.sleep(0.01)
+
+
 def test_modification_times_tell_nothing_of_invisible_data(own_world: World) -> None:
     anonymous_urls = [
         f"/hapi/info?dataset={UNRELEASED}",
@@ -690,7 +701,7 @@ def test_modification_times_tell_nothing_of_invisible_data(own_world: World) -> 
     before = {u: own_world.get("anonymous", u) for u in anonymous_urls}
     info_before = before[anonymous_urls[0]].json()
     team_before = own_world.get("mag", f"/hapi/info?dataset={UNRELEASED}").json()
-    time.sleep(1.1)  # the next ingest is a later second
+    _next_second()  # the next ingest is a later second
     _new_version(own_world, "20250102")  # a day anonymous may not see
     for url, old in before.items():
         again = own_world.get("anonymous", url)
@@ -702,7 +713,7 @@ def test_modification_times_tell_nothing_of_invisible_data(own_world: World) -> 
     team_after = own_world.get("mag", f"/hapi/info?dataset={UNRELEASED}").json()
     assert team_after["modificationDate"] > team_before["modificationDate"]
     # A change anonymous can see: its copy is no longer current.
-    time.sleep(1.1)
+    _next_second()
     own_world.runtime.access.releases.request(
         own_world.identity("admin"),
         mission="demo",
@@ -723,7 +734,7 @@ def test_modification_times_tell_nothing_of_invisible_data(own_world: World) -> 
     # ... and one more unrelease closes hours anonymous had: again not a 304.
     first_hour = anonymous_urls[1]
     seen_all = own_world.get("anonymous", first_hour)
-    time.sleep(1.1)
+    _next_second()
     own_world.runtime.access.releases.request(
         own_world.identity("admin"),
         mission="demo",
