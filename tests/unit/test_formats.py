@@ -1,6 +1,7 @@
 """Format readers: what they accept, and every kind of bad file they must refuse."""
 
 import datetime as dt
+import hashlib
 import struct
 import zlib
 from pathlib import Path
@@ -259,3 +260,63 @@ def test_declared_variables(demo_missions: MissionRegistry) -> None:
     assert get("ccsds").declared_variables(mag.format_options) is None  # not declared: unknown
     with pytest.raises(TypeError, match="csv options expected"):
         get("csv").declared_variables(mag.format_options)
+
+
+def _cdflib_values(path: Path) -> dict[str, np.ndarray]:
+    """Every variable as cdflib's record-level API decodes it (the reference)."""
+    import cdflib
+
+    from socstack.formats.cdf import _decode
+
+    cdf = cdflib.CDF(path)
+    return {name: np.asarray(_decode(cdf, name)) for name in cdf.cdf_info().zVariables}
+
+
+def test_served_reads_equal_cdflib_on_every_demo_product(processed_archive: Path) -> None:
+    """pycdfpp serves what cdflib reads: values, dtypes and shapes, every variable."""
+    from socstack.formats.cdf import read_variables
+
+    kinds: dict[str, Path] = {}
+    for path in sorted(processed_archive.rglob("*.cdf")):
+        kinds.setdefault(path.name.rsplit("_", 2)[0], path)  # one file per product
+    assert len(kinds) >= 8, sorted(kinds)
+    checked = set()
+    for path in kinds.values():
+        expected = _cdflib_values(path)
+        served = read_variables(path, list(expected), sha256=_sha256(path))
+        for name, want in expected.items():
+            got = served[name]
+            assert (got.shape, got.dtype) == (want.shape, want.dtype), (path.name, name)
+            checked.add((want.dtype.kind, want.ndim))
+            if want.dtype.kind == "M":
+                got, want = got.view(np.int64), want.view(np.int64)  # noqa: PLW2901 - NaT == NaT
+            assert np.array_equal(got, want, equal_nan=want.dtype.kind == "f"), (path.name, name)
+    assert {("M", 1), ("f", 1), ("f", 2), ("U", 1)} <= checked  # times, scalars, vectors, labels
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_served_reads_refuse_damaged_files(tmp_path: Path, processed_archive: Path) -> None:
+    """A file that is not the one ingest checked never reaches the C++ parser."""
+    from socstack.formats.cdf import read_variables
+
+    path = next(processed_archive.rglob("demo_mag_l2_1s*.cdf"))
+    checksum = _sha256(path)
+    with pytest.raises(FormatError, match="no variable 'nope'"):
+        read_variables(path, ["epoch", "nope"], sha256=checksum)
+    # A truncated copy crashes pycdfpp (SIGSEGV), as 6 in 60 files with bytes flipped did.
+    cut = tmp_path / path.name
+    flipped = bytearray(path.read_bytes())
+    flipped[700] ^= 0xFF
+    for content in (path.read_bytes()[:5000], bytes(flipped)):
+        cut.write_bytes(content)
+        with pytest.raises(FormatError, match="damaged: its checksum differs"):
+            read_variables(cut, ["epoch", "b_gse"], sha256=checksum)
+    cut.write_bytes(path.read_bytes()[:5000])
+    with pytest.raises(FormatError):  # without a checksum to vouch for it: cdflib raises
+        read_variables(cut, ["epoch", "b_gse"])
+    cut.write_bytes(b"not a cdf at all" * 10)
+    with pytest.raises(FormatError, match="does not open as CDF"):
+        read_variables(cut, ["epoch"], sha256=_sha256(cut))

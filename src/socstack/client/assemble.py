@@ -20,7 +20,7 @@ import xarray as xr
 from socstack._exceptions import ClientError
 from socstack.client.hapi import Table
 
-__all__ = ["empty_table", "metadata", "parameters_of", "to_dataset"]
+__all__ = ["empty_table", "fill_nan", "metadata", "parameters_of", "to_dataset"]
 
 #: Info keys that describe the transport, not the data (never Dataset attributes).
 _NOT_METADATA = {"HAPI", "status", "parameters", "format"}
@@ -71,7 +71,7 @@ def _dtype(parameter: dict[str, Any]) -> np.dtype[Any]:
     return np.dtype("<f8")
 
 
-def _filled(values: Any, parameter: dict[str, Any]) -> Any:
+def _filled(values: Any, parameter: dict[str, Any], *, nan_filled: bool = False) -> Any:
     """Doubles with fill values as NaN; integers unchanged (NaN is no integer).
 
     An integer's dtype must not depend on whether a fill happens to occur, so integers
@@ -88,13 +88,19 @@ def _filled(values: Any, parameter: dict[str, Any]) -> Any:
         return values
     values = np.asarray(values, dtype=np.float64)
     fill = parameter.get("fill")
-    number = float("nan") if fill is None else float(fill)
+    number = float("nan") if fill is None or nan_filled else float(fill)
     if math.isnan(number):
-        return values  # no fill, or NaN already
+        return values  # no fill, NaN already, or filled by the transport
     if not values.flags.writeable:
         return np.where(values == number, np.nan, values)
     np.copyto(values, np.nan, where=values == number)  # the columns are ours: no copy
     return values
+
+
+def fill_nan(values: np.ndarray, parameter: dict[str, Any]) -> None:
+    """Put NaN in place of the fill value of a double column (in place: it is ours)."""
+    if parameter.get("type", "double") == "double":
+        _filled(values, parameter)
 
 
 def _attributes(parameter: dict[str, Any]) -> dict[str, Any]:
@@ -131,12 +137,17 @@ def to_dataset(
             centers = spec.get("centers")
             if isinstance(centers, str):
                 moving[centers] = ("time", dims[axis])
-        variables[name] = (("time", *dims), _filled(table.values[name], p), _attributes(p))
+        values = _filled(table.values[name], p, nan_filled=table.nan_filled)
+        variables[name] = (("time", *dims), values, _attributes(p))
     for ref, dims in moving.items():
         p = by_name.get(ref)
         if p is None or ref not in table.values:
             raise ClientError(f"{dataset}: bins name parameter {ref!r}, which the info lacks")
-        coords[ref] = (dims, _filled(table.values[ref], p), _attributes(p))
+        coords[ref] = (
+            dims,
+            _filled(table.values[ref], p, nan_filled=table.nan_filled),
+            _attributes(p),
+        )
         variables.pop(ref, None)  # a coordinate, not also a variable of the same name
     attrs = {"dataset": dataset, "server": server, **metadata(info)}
     return xr.Dataset(variables, coords=coords, attrs=attrs)

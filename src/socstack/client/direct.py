@@ -23,10 +23,11 @@ from socstack.access.intervals import NONE, Intervals
 from socstack.access.redact import redact
 from socstack.analysis import runenv
 from socstack.catalog.models import File
+from socstack.client.assemble import fill_nan
 from socstack.client.hapi import Table, with_bin_parameters
 from socstack.hapi.encoders import as_columns
-from socstack.hapi.metadata import HapiDataset
-from socstack.hapi.source import ArchiveSource
+from socstack.hapi.metadata import HapiDataset, HapiParameter
+from socstack.hapi.source import ArchiveSource, Block
 from socstack.runtime import Runtime
 
 __all__ = ["DirectTransport"]
@@ -35,6 +36,13 @@ __all__ = ["DirectTransport"]
 READ_AHEAD = 2
 #: Seconds a dataset's visible ranges and coverage are reused (as HapiServer's infos).
 SHOWN_TTL = 30.0
+
+
+def _column(parameter: HapiParameter, blocks: list[Block], total: int) -> np.ndarray:
+    """The empty column of ``total`` records, in the type HAPI sends ``parameter`` as."""
+    sample = blocks[0].values[parameter.name][:1] if blocks else np.empty((0, *parameter.size))
+    kind = as_columns(parameter, sample).dtype
+    return np.empty((total, *parameter.size), dtype=kind)
 
 
 class DirectTransport:
@@ -128,19 +136,27 @@ class DirectTransport:
         wanted = with_bin_parameters(described, names)
         chosen = [p for p in dataset.parameters if p.name in wanted]
         blocks = list(self.source.records(dataset, chosen, start, stop, seen))
+        total = sum(len(b.times) for b in blocks)
         # HAPI sends times truncated to the dataset's digits: so must this, to be equal.
         step = 10 ** (9 - dataset.time_digits)
-        times = np.concatenate([b.times for b in blocks]) if blocks else np.empty(0, np.int64)
-        if step > 1:
-            times -= times % step
-        values = {}
-        for p in chosen:
-            # One concatenation of the files' own arrays, then one conversion to the type
-            # HAPI sends (none at all when the file holds that type already).
-            raw = [b.values[p.name] for b in blocks]
-            joined = np.concatenate(raw) if raw else np.empty((0, *p.size))
-            values[p.name] = as_columns(p, joined).reshape(len(joined), *p.size)
-        return Table(times, values)
+        # One copy of each file's arrays into the year's, converted to the type HAPI
+        # sends, truncated and NaN-filled while the file's slice is in the CPU's cache:
+        # a pass over a year's 1.3 GB costs more than the work on it.
+        times = np.empty(total, np.int64)
+        values = {p.name: _column(p, blocks, total) for p in chosen}
+        at = 0
+        for block in blocks:
+            end = at + len(block.times)
+            part = times[at:end]
+            part[:] = block.times
+            if step > 1:
+                part -= part % step
+            for p in chosen:
+                column = values[p.name][at:end]
+                column[:] = as_columns(p, block.values[p.name]).reshape(column.shape)
+                fill_nan(column, p.description)
+            at = end
+        return Table(times, values, nan_filled=True)
 
     def record(self, dataset: str, start: int, stop: int) -> None:
         """Nothing to add: every file read is recorded as it is read."""

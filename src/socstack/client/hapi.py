@@ -50,6 +50,9 @@ class Table:
 
     time: np.ndarray
     values: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The doubles' fill values are NaN already (the direct transport does it file by
+    #: file, while each file is in the CPU's cache, not over a year's array afterwards).
+    nan_filled: bool = False
 
     @property
     def nbytes(self) -> int:

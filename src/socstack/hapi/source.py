@@ -342,15 +342,17 @@ class ArchiveSource:
             self.on_read(dataset, row)
         local = self.runtime.archive.local_path(row.uri)
         if local is not None:  # no scratch folder to make and remove: 2 ms a file
-            return self._decode(dataset, local, variables)
+            return self._decode(dataset, local, variables, row.sha256)
         with tempfile.TemporaryDirectory(prefix="socstack-hapi-") as scratch:
             path = self.runtime.archive.fetch(row.uri, Path(scratch) / row.name)
-            return self._decode(dataset, path, variables)
+            return self._decode(dataset, path, variables, row.sha256)
 
     @staticmethod
-    def _decode(dataset: HapiDataset, path: Path, variables: list[str]) -> dict[str, np.ndarray]:
+    def _decode(
+        dataset: HapiDataset, path: Path, variables: list[str], sha256: str
+    ) -> dict[str, np.ndarray]:
         if dataset.product.format == "cdf":
-            return read_variables(path, variables)
+            return read_variables(path, variables, sha256=sha256)
         decoded = dataset.product.reader.read(path, dataset.product)
         out = {name: decoded[name].values for name in variables if name in decoded}
         out[dataset.config.time_variable] = decoded["epoch"].values
@@ -399,7 +401,7 @@ class ArchiveSource:
         variables = [time_variable, *dict.fromkeys(p.variable for p in parameters)]
         for _, read in self._reads(dataset, self._files(dataset, window, seen), variables):
             data = read
-            times = np.asarray(data[time_variable]).astype("datetime64[ns]").astype(np.int64)
+            times = np.asarray(data[time_variable], dtype="datetime64[ns]").view(np.int64)
             if len(times) > 1 and np.any(times[1:] < times[:-1]):
                 order = np.argsort(times, kind="stable")
                 times = times[order]
