@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -320,3 +321,29 @@ def test_served_reads_refuse_damaged_files(tmp_path: Path, processed_archive: Pa
     cut.write_bytes(b"not a cdf at all" * 10)
     with pytest.raises(FormatError, match="does not open as CDF"):
         read_variables(cut, ["epoch"], sha256=_sha256(cut))
+
+
+def test_a_file_changed_after_its_check_is_checked_again(
+    tmp_path: Path, processed_archive: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks remembered per file (stat identity) never vouch for new bytes."""
+    from socstack.formats import cdf
+
+    source = next(processed_archive.rglob("demo_mag_l2_1s*.cdf"))
+    checksum = _sha256(source)
+    path = tmp_path / source.name
+    path.write_bytes(source.read_bytes())
+    monkeypatch.setattr(cdf, "_SETTLED_NS", 50_000_000)
+    settled = path.stat().st_ctime_ns + cdf._SETTLED_NS
+    while time.time_ns() <= settled:  # the file must be old enough to be remembered
+        time.sleep(0.01)
+    first = cdf.read_variables(path, ["b_mag"], sha256=checksum)["b_mag"]
+    assert cdf._VERIFIED[str(path)][0] == checksum
+    again = cdf.read_variables(path, ["b_mag"], sha256=checksum)["b_mag"]  # remembered
+    np.testing.assert_array_equal(first, again)
+    flipped = bytearray(source.read_bytes())
+    flipped[700] ^= 0xFF
+    path.write_bytes(bytes(flipped))  # same size, same inode: only its times differ
+    with pytest.raises(FormatError, match="damaged"):
+        cdf.read_variables(path, ["b_mag"], sha256=checksum)
+    assert str(path) not in cdf._VERIFIED

@@ -65,6 +65,9 @@ def from_tt2000(values: np.ndarray) -> np.ndarray:
     """
     _, tt_starts, counts = _leap_table()
     tt = np.asarray(values, dtype=np.int64)
+    if len(tt) and tt.min() >= tt_starts[-1]:  # all after the last leap second: one shift
+        shift = _J2000_POSIX_NS - (int(counts[-1]) - _LEAP_AT_J2000) * _NS
+        return (tt + shift).view("datetime64[ns]")
     index = np.searchsorted(tt_starts, tt, side="right") - 1
     if np.any((index < 0) & (tt != _FILL_TT2000)):
         raise ValueError("TT2000 conversion supports times from 1972 on")
