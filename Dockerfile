@@ -95,13 +95,14 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
 CMD ["socstack", "serve", "viz"]
 
 # -- analysis: JupyterLab at /notebook, next to the data (services/analysis) ---------------
+# socstack's sign-in in front of a private JupyterLab child on loopback, as in `socstack up`;
+# /notebook/api answers the health check without credentials, and nothing else does.
 FROM runtime AS analysis
 COPY --from=venv-analysis /opt/venv /opt/venv
-COPY services/analysis/jupyter_server_config.py /opt/venv/etc/jupyter/jupyter_server_config.py
 EXPOSE 8888
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["socstack", "health", "--url", "http://127.0.0.1:8888/notebook/api"]
-CMD ["jupyter", "lab"]
+CMD ["socstack", "serve", "notebook"]
 
 # -- migrate: one-shot catalog migration, run before every service (services/migrate) ------
 FROM runtime AS migrate

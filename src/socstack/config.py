@@ -204,16 +204,26 @@ class Settings(BaseSettings):
 
     # JupyterLab at /notebook and Dask beside the archive (`socstack up`, analysis extra).
     notebook: bool = Field(
-        True, description="Start JupyterLab at /notebook in `socstack up` (analysis extra)."
+        True,
+        description=(
+            "Start JupyterLab at /notebook in `socstack up` (analysis extra);"
+            " `socstack serve notebook` always does."
+        ),
     )
     dask_workers: int = Field(
-        2, ge=0, description="Worker processes of `up`'s Dask LocalCluster (0: no cluster)."
+        2,
+        ge=0,
+        description=(
+            "Worker processes of the Dask LocalCluster beside JupyterLab (`up`,"
+            " `serve notebook`) when no SOC_DASK_SCHEDULER is given (0: no cluster)."
+        ),
     )
     dask_scheduler: str = Field(
         "",
         description=(
             "The Dask scheduler notebooks and the client's chunked reads use (tcp://...):"
-            " set by `up` for its JupyterLab; in a cluster, the DaskCluster's scheduler."
+            " set by `up` for its JupyterLab; in a cluster, the DaskCluster's scheduler"
+            " (then no LocalCluster is started)."
         ),
     )
 

@@ -65,6 +65,8 @@ def setup_logging(settings: Settings, stream: TextIO | None = None) -> None:
     handler.addFilter(RedactTokens())  # no token ever reaches a log, whoever logs it
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
-    # Access logs of every request drown the pipeline's own messages.
+    # Access logs of every request drown the pipeline's own messages; httpx writes one
+    # for each request it sends (the notebook proxy's to JupyterLab, every health check's).
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -20,7 +20,9 @@ from pathlib import Path
 
 import uvicorn
 from sqlalchemy import func, select
+from starlette.types import ASGIApp
 
+from socstack._exceptions import SocError
 from socstack.analysis.embedded import EmbeddedAnalysis
 from socstack.catalog.migrate import upgrade
 from socstack.catalog.models import File
@@ -31,7 +33,7 @@ from socstack.mission.code import load_callable
 from socstack.runtime import Runtime
 from socstack.web import create_web_app
 
-__all__ = ["PublicUrl", "seed_demo", "serve", "up"]
+__all__ = ["PublicUrl", "seed_demo", "serve", "serve_with_analysis", "up"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,12 +110,18 @@ def serve(
     on_started: Callable[[int], None],
     *,
     forwarded_allow_ips: str = "127.0.0.1",
+    stop_when: Callable[[], str | None] | None = None,
 ) -> None:
     """Run uvicorn in this thread until a signal stops it; report the bound port.
 
     ``X-Forwarded-For`` is believed only from ``forwarded_allow_ips`` (the ingress), so
     the failed sign-ins are counted per client and never per proxy, and a client cannot
     pick its own address by sending the header itself.
+
+    ``stop_when``, asked twice a second once serving, gives a reason for the server to
+    stop (what it serves has gone); it then stops as on a signal and raises
+    :class:`SocError` with that reason, so the process exits non-zero and its container
+    is restarted instead of serving on without what it is for.
     """
     config = uvicorn.Config(
         SecurityHeaders(app),  # type: ignore[arg-type]
@@ -128,12 +136,23 @@ def serve(
     )
     server = uvicorn.Server(config)
 
+    ended: list[str] = []
+    pause = threading.Event()
+
     def announce() -> None:
         while not server.started and not server.should_exit:
-            threading.Event().wait(0.05)
-        if server.started:
-            sockets = [s for srv in server.servers for s in srv.sockets]
-            on_started(sockets[0].getsockname()[1] if sockets else port)
+            pause.wait(0.05)
+        if not server.started:
+            return
+        sockets = [s for srv in server.servers for s in srv.sockets]
+        on_started(sockets[0].getsockname()[1] if sockets else port)
+        while stop_when is not None and not server.should_exit:
+            reason = stop_when()
+            if reason is not None:
+                ended.append(reason)
+                server.should_exit = True
+                return
+            pause.wait(0.5)
 
     threading.Thread(target=announce, name="announce", daemon=True).start()
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal into the
@@ -149,6 +168,47 @@ def serve(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if ended:
+        raise SocError(ended[0])
+
+
+def serve_with_analysis(
+    runtime: Runtime,
+    app_for: Callable[[ASGIApp], ASGIApp],
+    public: PublicUrl,
+    *,
+    host: str,
+    port: int,
+    on_started: Callable[[int], None],
+    say: Callable[[str], None],
+    dedicated: bool = False,
+) -> None:
+    """Serve ``app_for(notebook)`` with JupyterLab (and Dask) running behind ``/notebook``.
+
+    The one way JupyterLab is served, by ``up`` (its ``/notebook`` among every other
+    path) and by ``socstack serve notebook`` (``dedicated``: ``/notebook`` alone, and the
+    server stops, failing, if JupyterLab does): the proxy exists before the server
+    listens; once bound, ``on_started`` runs and JupyterLab starts, told the public URL;
+    when the server stops, so do JupyterLab and Dask.
+    """
+    analysis = EmbeddedAnalysis(runtime, say, dedicated=dedicated)
+
+    def started(bound: int) -> None:
+        public.bound(bound)
+        on_started(bound)
+        analysis.start(public())
+
+    try:
+        serve(
+            app_for(analysis.app),
+            host,
+            port,
+            started,
+            forwarded_allow_ips=runtime.settings.forwarded_allow_ips,
+            stop_when=analysis.stopped if dedicated else None,
+        )
+    finally:
+        analysis.stop()
 
 
 def up(
@@ -194,23 +254,22 @@ def up(
         watcher.start()
 
     public = PublicUrl(settings, host, port)
-    analysis = EmbeddedAnalysis(runtime, say)
 
     def started(bound: int) -> None:
-        public.bound(bound)
         base = f"http://{host}:{bound}"
         say(f"socstack is up: {base}/api/files  (API docs {base}/api/docs)")
         say(f"plots: {base}/viz/   HAPI: {base}/hapi")
-        analysis.start(public())
         say(f"drop box: {incoming}   stop with Ctrl-C")
 
     try:
-        serve(
-            create_web_app(runtime, public, notebook=analysis.app),
-            host,
-            port,
-            started,
-            forwarded_allow_ips=settings.forwarded_allow_ips,
+        serve_with_analysis(
+            runtime,
+            lambda notebook: create_web_app(runtime, public, notebook=notebook),
+            public,
+            host=host,
+            port=port,
+            on_started=started,
+            say=say,
         )
     finally:
         stop.set()
@@ -219,7 +278,6 @@ def up(
                 thread.join(timeout=30)
         if worker is not None:
             _stop_worker(worker)
-        analysis.stop()
         runtime.close()
         say("socstack stopped")
 

@@ -6,7 +6,7 @@ JupyterLab behind its sign-in proxy, or a page saying why there is none).
 Each service keeps its own middleware and error handling: requests are dispatched by
 path prefix, so HAPI's error bodies never leak into the API or the other way round.
 ``socstack up`` serves this app; the containers serve each service alone at the same
-paths behind an ingress.
+paths behind an ingress (``/notebook`` alone: :func:`create_notebook_app`).
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from socstack.api.app import create_app as create_api_app
 from socstack.hapi.app import create_app as create_hapi_app
 from socstack.runtime import Runtime
 
-__all__ = ["create_web_app"]
+__all__ = ["create_notebook_app", "create_web_app"]
 
 
 class _ByPrefix:
@@ -72,6 +73,34 @@ def create_web_app(
         return RedirectResponse("/hapi")
 
     return _ByPrefix(api, prefixed)
+
+
+async def _nothing_here(scope: Scope, receive: Receive, send: Send) -> None:
+    """What a server of ``/notebook`` alone answers elsewhere: 404, or a closed socket."""
+    if scope["type"] == "http":
+        await PlainTextResponse("Not Found: this server serves /notebook only", 404)(
+            scope, receive, send
+        )
+    elif scope["type"] == "websocket":
+        await WebSocketClose(code=1008)(scope, receive, send)
+    elif scope["type"] == "lifespan":  # nothing to set up or tear down
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def create_notebook_app(notebook: ASGIApp) -> ASGIApp:
+    """``notebook`` at ``/notebook`` and nothing else: what ``socstack serve notebook`` serves.
+
+    Dispatched as in :func:`create_web_app`, so a path reaches the notebook app here
+    exactly when it would in ``up``; any other path is 404 (the ingress sends only
+    ``/notebook`` here).
+    """
+    return _ByPrefix(_nothing_here, {"/notebook": notebook})
 
 
 def _no_notebook() -> ASGIApp:

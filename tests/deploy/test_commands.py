@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from socstack.analysis.lab import lab_installed
 from tests.conftest import unavailable
 from tests.deploy.kube import overlay_path, render
 from tests.deploy.test_compose import BASE, compose, env_file
@@ -36,7 +37,10 @@ from tests.deploy.tools import DOCKERFILE
 pytestmark = pytest.mark.integration
 
 SOCSTACK = str(Path(sys.executable).parent / "socstack")
-WEB = {"api": "api", "hapi": "hapi"}  # Compose service -> Dockerfile target
+WEB = {"api": "api", "hapi": "hapi", "analysis": "analysis"}  # Compose service -> target
+#: The port each web service listens on in its container, as its checks name it: the
+#: images' SOC_PORT, or (analysis) the default of `socstack serve notebook`.
+LISTENS = {"api": 8000, "hapi": 8000, "analysis": 8888}
 QUIET = {"planner": "worker", "worker": "worker", "watcher": "api"}
 DEADLINE = 60.0
 
@@ -47,11 +51,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _command(words: list[str], port: int | None = None) -> list[str]:
+def _command(words: list[str], port: int | None = None, listens: int = 8000) -> list[str]:
     """A container's command for this machine: our socstack, the service's own port."""
     words = [w for w in words if w not in ("CMD", "CMD-SHELL")]
     if port is not None:
-        words = [w.replace("127.0.0.1:8000", f"127.0.0.1:{port}") for w in words]
+        words = [w.replace(f"127.0.0.1:{listens}", f"127.0.0.1:{port}") for w in words]
     return [SOCSTACK if w == "socstack" else w for w in words]
 
 
@@ -71,7 +75,7 @@ def _passes(
 @pytest.fixture(scope="module")
 def compose_services(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     env = env_file(tmp_path_factory.mktemp("compose-env"))
-    result = compose([BASE], "config", "--format", "json", env=env)
+    result = compose([BASE], "config", "--format", "json", env=env, profile="analysis")
     assert result.returncode == 0, result.output
     return json.loads(result.stdout)["services"]
 
@@ -127,9 +131,15 @@ def running(
         for name in [*WEB, *QUIET]:
             port = _free_port() if name in WEB else None
             env = machine | ({"SOC_PORT": str(port)} if port else {})
+            command = _command(compose_services[name]["command"])
+            if name == "analysis":
+                if not lab_installed():
+                    pytest.skip("the analysis extra (JupyterLab) is not installed")
+                command += ["--port", str(port)]  # its port is its command's, not SOC_PORT
+                env |= {"SOC_DASK_WORKERS": "0"}  # Dask's LocalCluster is not what is checked
             with (logs / f"{name}.log").open("wb") as log:
                 process = subprocess.Popen(
-                    _command(compose_services[name]["command"]),
+                    command,
                     env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -148,7 +158,9 @@ def test_compose_healthchecks_pass_against_the_running_services(
 ) -> None:
     deadline = time.monotonic() + DEADLINE
     for name, (process, env, port) in running.items():
-        check = _command(compose_services[name]["healthcheck"]["test"], port)
+        check = _command(
+            compose_services[name]["healthcheck"]["test"], port, LISTENS.get(name, 8000)
+        )
         done = _passes(check, env, deadline)
         assert done.returncode == 0, (name, process.poll(), done.stdout, done.stderr)
 
@@ -160,7 +172,7 @@ def test_image_healthchecks_pass_against_the_running_services(running: dict[str,
         _, env, port = running[name]
         (healthcheck,) = dockerfile[target].all("HEALTHCHECK")
         words = json.loads(healthcheck[healthcheck.index("CMD") + 3 :])
-        done = _passes(_command(words, port), env, deadline)
+        done = _passes(_command(words, port, LISTENS.get(name, 8000)), env, deadline)
         assert done.returncode == 0, (name, done.stdout, done.stderr)
 
 
@@ -180,7 +192,7 @@ def test_kubernetes_probes_pass_against_the_running_services(running: dict[str, 
             "socstack-worker-onprem": "worker",
         }.get(name, name.removeprefix("socstack-"))
         if service not in running:
-            continue  # viz and analysis: their own services
+            continue  # viz: its own service
         _, env, port = running[service]
         for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
             probe = container.get(kind)

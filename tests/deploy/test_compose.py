@@ -82,7 +82,6 @@ def test_every_optional_setting_is_valid(override: str, tmp_path: Path) -> None:
         ("POSTGRES_PASSWORD", ""),
         ("REDIS_PASSWORD", ""),
         ("MINIO_ROOT_PASSWORD", "s3"),
-        ("JUPYTER_TOKEN", "analysis"),
         ("FLOWER_BASIC_AUTH", "flower"),
     ],
 )
@@ -173,6 +172,22 @@ def test_a_stopping_worker_may_finish_its_longest_job(
     longest = max(rule.timeout for m in demo_missions for rule in m.rules.values())
     # Celery's warm shutdown waits for running jobs, whose hard limit is timeout + 30 s.
     assert _seconds(stack["services"]["worker"]["stop_grace_period"]) >= longest + 30 + 60
+
+
+def test_jupyterlab_takes_socstacks_sign_in_not_a_shared_token(stack: dict[str, Any]) -> None:
+    """The analysis profile runs the sign-in proxy, and asks for no JupyterLab secret."""
+    analysis = stack["services"]["analysis"]
+    assert analysis["command"] == ["socstack", "serve", "notebook"]
+    assert analysis["healthcheck"]["test"] == [
+        "CMD",
+        "socstack",
+        "health",
+        "--url",
+        "http://127.0.0.1:8888/notebook/api",
+    ]
+    assert not [k for k in analysis["environment"] if "JUPYTER" in k], analysis["environment"]
+    for file in [*COMPOSE_DIR.glob("compose*.yaml"), COMPOSE_DIR / ".env.example"]:
+        assert "JUPYTER" not in file.read_text(), f"{file.name} names a JupyterLab setting"
 
 
 def test_one_ingress_serves_every_path(stack: dict[str, Any]) -> None:

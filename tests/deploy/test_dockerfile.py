@@ -154,3 +154,21 @@ def test_the_targets_agree_everywhere() -> None:
     manifests = [p.read_text() for p in K8S_DIR.rglob("*.yaml") if "schemas" not in p.parts]
     images = set(re.findall(r"socstack/socstack-([a-z]+)", "".join(manifests)))
     assert images == TARGETS
+
+
+def test_the_analysis_image_serves_jupyterlab_behind_socstacks_sign_in(
+    dockerfile: dict[str, Stage],
+) -> None:
+    """Its command is the sign-in proxy, as Compose's and Kubernetes'; no shared token."""
+    from socstack.cli.serve import NOTEBOOK_PORT
+
+    analysis = dockerfile["analysis"]
+    assert analysis.all("CMD") == ['["socstack", "serve", "notebook"]']
+    assert analysis.all("EXPOSE") == [str(NOTEBOOK_PORT)]
+    (healthcheck,) = analysis.all("HEALTHCHECK")
+    assert f"http://127.0.0.1:{NOTEBOOK_PORT}/notebook/api" in healthcheck
+    # JupyterLab's whole configuration is socstack's (analysis/lab.py), as in `up`: the
+    # image adds none of its own that could open it to the network.
+    assert [c for c in analysis.all("COPY") if "jupyter" in c.lower()] == []
+    for path in [DOCKERFILE, WORKFLOW, *(REPO / "services" / "analysis").iterdir()]:
+        assert "JUPYTER_TOKEN" not in path.read_text(), path

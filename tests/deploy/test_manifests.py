@@ -242,6 +242,24 @@ def test_onprem_ingress_routes_every_path_to_a_live_service(
         assert probe.startswith(path if path != "/metrics" else "/api"), (path, probe)
 
 
+def test_onprem_jupyterlab_takes_socstacks_sign_in_not_a_shared_token(
+    rendered: dict[str, list[Resource]],
+) -> None:
+    """The analysis pod runs the sign-in proxy; no setting or secret of JupyterLab's is named."""
+    from socstack.cli.serve import NOTEBOOK_PORT
+
+    resources = rendered["onprem"]
+    (container,) = pod_spec(named(resources, "Deployment", "socstack-analysis"))["containers"]
+    assert container["args"] == ["socstack", "serve", "notebook"]
+    assert [p["containerPort"] for p in container["ports"]] == [NOTEBOOK_PORT]
+    for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+        # The one path the proxy answers without credentials (a probe sends none).
+        assert container[kind]["httpGet"] == {"path": "/notebook/api", "port": "http"}, kind
+    assert not [e for e in container.get("env", []) if "JUPYTER" in e["name"]]
+    for resource in resources:
+        assert "JUPYTER" not in str(resource), resource["metadata"]["name"]
+
+
 def test_onprem_workers_take_every_queue_and_stay_on_premises(
     rendered: dict[str, list[Resource]], demo_missions: Any
 ) -> None:

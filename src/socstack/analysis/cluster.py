@@ -1,12 +1,14 @@
 """Dask beside the archive in embedded mode: a ``distributed.LocalCluster`` on loopback.
 
-``socstack up`` starts it when the ``analysis`` extra is installed and
-``SOC_DASK_WORKERS`` is above zero: worker processes (not threads: numpy and the CDF
+``socstack up`` (and ``socstack serve notebook``) starts it when the ``analysis`` extra
+is installed, ``SOC_DASK_WORKERS`` is above zero and no ``SOC_DASK_SCHEDULER`` is given:
+worker processes (not threads: numpy and the CDF
 readers hold the GIL in places), listening on 127.0.0.1 only, no dashboard (it would be
 another open port; JupyterLab is the place to watch work). Its scheduler's address goes
 to the JupyterLab child as ``SOC_DASK_SCHEDULER``, so ``distributed.Client()`` there and
-the client's chunked reads use it. In a cluster the scheduler is Dask's own Kubernetes
-operator's (``k8s/base/dask``), never one of ours.
+the client's chunked reads use it. In a Kubernetes cluster the scheduler is Dask's own
+Kubernetes operator's (``k8s/base/dask``, named in ``SOC_DASK_SCHEDULER``), never one of
+ours.
 """
 
 from __future__ import annotations

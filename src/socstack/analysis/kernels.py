@@ -1,6 +1,7 @@
-"""The kernel manager of ``up``'s JupyterLab: each kernel runs as the user who started it.
+"""The kernel manager of socstack's JupyterLab: each kernel runs as the user who started it.
 
-Loaded inside the JupyterLab child (``--ServerApp.kernel_manager_class``). The proxy,
+Loaded inside the JupyterLab child of ``socstack up`` or ``socstack serve notebook``
+(``--ServerApp.kernel_manager_class``). The proxy,
 serving a signed-in user's request that may start a kernel, leaves that user's
 credential in :func:`~socstack.analysis.lab.credential_path` (mode 0600) for the time of
 the request; a kernel started then gets it as ``SOC_TOKEN``, which

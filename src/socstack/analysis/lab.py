@@ -1,9 +1,11 @@
-"""JupyterLab as a child of ``socstack up``: a private loopback server behind ``/notebook``.
+"""JupyterLab as a child process: a private loopback server behind ``/notebook``.
 
+Its parent is ``socstack up`` (embedded mode) or ``socstack serve notebook`` (the
+analysis container of a cluster): the same child, behind the same sign-in, in both.
 The child listens on 127.0.0.1 at a port of its own, with a token made at start that
 only this process knows (given in the child's environment, never on its command line,
 never printed): the reverse proxy (:mod:`socstack.analysis.proxy`) is the one client
-it trusts. It gets the same ``SOC_*`` settings as ``up``, so ``socstack.client.Client()``
+it trusts. It gets the same ``SOC_*`` settings as its parent, so ``socstack.client.Client()``
 in a notebook reads the archive directly, and the Dask scheduler's address
 (``SOC_DASK_SCHEDULER``). Its kernels run with the signed-in user's token
 (``SOC_TOKEN``, :mod:`socstack.analysis.kernels`). It is stopped by its pid.
@@ -42,7 +44,7 @@ BASE_URL = "/notebook/"
 INSTALL_HINT = "pip install 'socstack[analysis]'"
 #: The folder of each mission that holds notebooks to start from (copied, never overwritten).
 EXAMPLES = Path("notebooks") / "examples"
-#: The settings a child of ``up`` gets as they are, so it reads the same archive.
+#: The settings the child gets as they are, so it reads the same archive.
 _SHARED = (
     "data_dir",
     "database_url",
@@ -202,15 +204,26 @@ class Lab:
             return None
         return self.process.poll()
 
+    def stopped(self) -> str | None:
+        """Why JupyterLab is gone, in one line, once the child has ended; else None.
+
+        The proxy tells a signed-in user this, and ``socstack serve notebook`` ends with
+        it (so that its container is restarted, not left serving a dead child).
+        """
+        status = self.exit_status()
+        if status is None:
+            return None
+        return f"JupyterLab has stopped (exit status {status}); its log is {self.log_path}"
+
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM (JupyterLab shuts its kernels down), then SIGKILL its process group."""
         process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # its own session: the pid is the group
-            process.wait()
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)  # its own session: the pid is the group
+                process.wait()
+        # Also after a child that ended by itself: no credential outlives its server.
         credential_path(self.settings).unlink(missing_ok=True)

@@ -1,4 +1,7 @@
-"""``/notebook``: the reverse proxy in front of ``up``'s JupyterLab, HTTP and WebSockets.
+"""``/notebook``: the reverse proxy in front of the JupyterLab child, HTTP and WebSockets.
+
+The same proxy serves it in ``socstack up`` (embedded mode) and in ``socstack serve
+notebook`` (the analysis container behind a cluster's ingress): one sign-in for both.
 
 Every request is a door: its identity comes from the same credentials as the API's
 (``Authorization: Bearer``, or the viz's ``socstack_token`` cookie), and the one
@@ -12,6 +15,13 @@ request from another origin is refused (the cookie is ``SameSite=Strict`` beside
 
 Responses stream in both directions (a large download is not held in memory); a
 child that has died answers 503 at once with what to do, not a hang.
+
+One request passes without credentials: ``GET /notebook/api`` (:data:`HEALTH_PATH`), the
+path Jupyter Server itself serves unauthenticated, is the health check of containers
+and probes. The proxy answers it itself, after asking JupyterLab: 200 once JupyterLab
+answers, 503 while it starts or after it stopped, and never JupyterLab's own answer
+(its version) or anything else of it. With credentials, the same path is a request
+like any other, checked and forwarded.
 """
 
 from __future__ import annotations
@@ -35,9 +45,9 @@ from socstack.access.credentials import COOKIE, credentials
 from socstack.access.http import identity_of, refusal_headers, status_of
 from socstack.access.service import Access, Action
 from socstack.analysis.answers import NotebookUnavailable, plain
-from socstack.analysis.lab import Lab, credential_path
+from socstack.analysis.lab import BASE_URL, Lab, credential_path
 
-__all__ = ["NotebookProxy"]
+__all__ = ["HEALTH_PATH", "NotebookProxy"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +68,9 @@ _HOP_BY_HOP = frozenset(
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Request paths (under ``/notebook``) that may start a kernel: they carry their user.
 _KERNEL_STARTS = ("/api/sessions", "/api/kernels")
+#: What a health check asks without credentials (Jupyter Server's unauthenticated path).
+HEALTH_PATH = f"{BASE_URL}api"
+_JSON = (b"content-type", b"application/json")
 
 
 def _headers(scope: Scope) -> dict[str, str]:
@@ -67,6 +80,17 @@ def _headers(scope: Scope) -> dict[str, str]:
         name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
         out[name] = f"{out[name]}, {value}" if name in out and name != "cookie" else value
     return out
+
+
+def _is_probe(scope: Scope, headers: Mapping[str, str]) -> bool:
+    """Whether this is a health check: ``GET`` of :data:`HEALTH_PATH`, no credentials."""
+    return (
+        scope["type"] == "http"
+        and scope.get("method") == "GET"
+        and scope["path"].rstrip("/") == HEALTH_PATH
+        and "authorization" not in headers
+        and COOKIE not in cookie_parser(headers.get("cookie", ""))
+    )
 
 
 def _cross_origin(headers: Mapping[str, str]) -> bool:
@@ -115,6 +139,9 @@ class NotebookProxy:
         if scope["type"] not in ("http", "websocket"):
             return
         headers = _headers(scope)
+        if _is_probe(scope, headers):
+            await self._health(send)
+            return
         refusal = await self._refusal(scope, headers)
         if refusal is not None:
             status, text, extra = refusal
@@ -123,18 +150,40 @@ class NotebookProxy:
             else:
                 await plain(send, status, text, extra)
             return
-        ended = self.lab.exit_status()
-        if ended is not None:
-            reason = (
-                f"JupyterLab has stopped (exit status {ended}); its log is"
-                f" {self.lab.log_path}. Restart socstack up to start it again."
-            )
+        stopped = self.lab.stopped()
+        if stopped is not None:
+            reason = f"{stopped}. Restart socstack up (or the analysis service) to start it again."
             await NotebookUnavailable(reason)(scope, receive, send)
             return
         if scope["type"] == "websocket":
             await self._websocket(scope, receive, send, headers)
         else:
             await self._forward(scope, receive, send, headers)
+
+    async def _health(self, send: Send) -> None:
+        """Answer a health check: whether JupyterLab answers behind this proxy.
+
+        JupyterLab's own answer is not passed on (it names its version, which nobody
+        signed in needs); the status says it all, the body says it in a word.
+        """
+        if self.lab.stopped() is not None:
+            status, state = 503, "stopped"
+        else:
+            try:
+                answer = await self._client().get(
+                    f"{self.lab.upstream}{HEALTH_PATH}",
+                    headers={"authorization": f"token {self.lab.token}"},
+                    timeout=5.0,
+                )
+            except httpx.HTTPError:
+                status, state = 503, "starting"
+            else:
+                status, state = (200, "ok") if answer.status_code == 200 else (503, "starting")
+        body = f'{{"status": "{state}"}}\n'.encode()
+        headers = [_JSON, (b"content-length", str(len(body)).encode())]
+        headers.append((b"cache-control", b"no-store"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def _refusal(
         self, scope: Scope, headers: Mapping[str, str]

@@ -56,25 +56,47 @@ def up(
     )
 
 
+#: Where ``serve notebook`` listens unless told: JupyterLab's own port, which the analysis
+#: image, its Compose service and its Kubernetes Service name (SOC_PORT is the other
+#: services' port, 8000 in every image).
+NOTEBOOK_PORT = 8888
+
+
 @main.command()
-@click.argument("service", type=click.Choice(["api", "hapi", "viz"]))
-@click.option("--port", type=click.IntRange(0, 65535), help="Port to serve on [SOC_PORT, 8000].")
+@click.argument("service", type=click.Choice(["api", "hapi", "viz", "notebook"]))
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help=f"Port to serve on [SOC_PORT, 8000; notebook: {NOTEBOOK_PORT}].",
+)
 @click.option("--host", help="Interface to bind [SOC_HOST, 127.0.0.1].")
 @click.pass_context
 def serve(ctx: click.Context, service: str, port: int | None, host: str | None) -> None:
     """Serve one web service (as its container does).
 
-    api and hapi migrate an embedded (SQLite) catalog on first use; a PostgreSQL catalog
-    must be migrated first (`socstack db upgrade`).
+    api, hapi and notebook migrate an embedded (SQLite) catalog on first use; a
+    PostgreSQL catalog must be migrated first (`socstack db upgrade`).
 
     viz reads HAPI and the API over HTTP only (SOC_VIZ_HAPI_URL, SOC_VIZ_API_URL).
+
+    notebook is JupyterLab at /notebook behind socstack's sign-in, as in `socstack up`:
+    JupyterLab runs as a private child on loopback, and every request must carry a
+    socstack token of scope run (Bearer, or the viz's sign-in cookie); its kernels run
+    with their user's token. It stops, failing, if JupyterLab does.
     """
     from socstack.up import PublicUrl
     from socstack.up import serve as run_server
 
     settings: Settings = ctx.ensure_object(dict)["settings"]
     bind = host or settings.host
-    public = PublicUrl(settings, bind, settings.port if port is None else port)
+    if port is None:
+        port = NOTEBOOK_PORT if service == "notebook" else settings.port
+    public = PublicUrl(settings, bind, port)
+
+    def started(bound: int) -> None:
+        public.bound(bound)
+        click.echo(f"serving {service} on http://{bind}:{bound}/{service}")
+
     if service == "viz":
         from socstack.viz.service import create_viz_app
 
@@ -88,19 +110,24 @@ def serve(ctx: click.Context, service: str, port: int | None, host: str | None) 
         settings = runtime.settings
         ensure_current(runtime.catalog)
         runtime.missions  # noqa: B018 - load now: a bad mission file fails before serving
+        if service == "notebook":
+            from socstack.up import serve_with_analysis
+            from socstack.web import create_notebook_app
+
+            serve_with_analysis(
+                runtime,
+                create_notebook_app,
+                public,
+                host=bind,
+                port=port,
+                on_started=started,
+                say=click.echo,
+                dedicated=True,
+            )
+            return
         app = create_api(runtime) if service == "api" else create_hapi(runtime, base_url=public)
 
-    def started(bound: int) -> None:
-        public.bound(bound)
-        click.echo(f"serving {service} on http://{bind}:{bound}/{service}")
-
-    run_server(
-        app,
-        bind,
-        settings.port if port is None else port,
-        started,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-    )
+    run_server(app, bind, port, started, forwarded_allow_ips=settings.forwarded_allow_ips)
 
 
 @main.command()
