@@ -94,6 +94,34 @@ def empty_postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
+def create_postgres_database(prefix: str, template: str | None = None) -> str:
+    """A new database on the real server, empty or a copy of ``template``'s; its URL.
+
+    A copy of a database kept as a template is how a module builds a catalog once and
+    gives each test its own (``CREATE DATABASE ... TEMPLATE`` copies files: a tenth of a
+    second). Drop it with :func:`drop_postgres_database`.
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
+    try:
+        admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+        admin.dispose()
+    except Exception as exc:
+        unavailable(f"PostgreSQL at {POSTGRES_URL} ({type(exc).__name__}: {exc})")
+    return make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop a database :func:`create_postgres_database` made."""
+    admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        name = make_url(url).database
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
 CATALOG_TABLES = (
     "provenance, files, quarantine, runs, jobs, events, planner_state,"
     " release_approvals, releases, tokens, memberships, users, audit"
