@@ -7,8 +7,6 @@ the queue's row (a CI run lost a test's worker that way).
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.context
 import multiprocessing.synchronize
 from pathlib import Path
 
@@ -17,6 +15,7 @@ from kombu import Connection
 from sqlalchemy import create_engine, text
 
 from socstack.pipeline.broker import celery_broker
+from tests.integration import fresh_processes
 
 PROCESSES = 6
 ROUNDS = 3
@@ -32,19 +31,6 @@ def _declare(url: str, queue: str, barrier: multiprocessing.synchronize.Barrier)
         channel.basic_publish(channel.prepare_message("hello"), exchange="", routing_key=queue)
 
 
-def _context() -> multiprocessing.context.BaseContext:
-    """Fresh processes, not forks of this one (with its threads and open connections).
-
-    A fork server started once, with kombu, SQLAlchemy and this module imported, forks
-    each process from a clean interpreter in milliseconds; spawning imports all of that
-    again in every process (some 3 s a round on two cores). Each is still a process of
-    its own, connecting on its own before the start line.
-    """
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])
-    return context
-
-
 @pytest.mark.parametrize("round_", range(ROUNDS))
 @pytest.mark.parametrize("tables", ["new file", "tables made"])
 def test_processes_creating_one_queue_at_once_all_succeed(
@@ -57,11 +43,10 @@ def test_processes_creating_one_queue_at_once_all_succeed(
         with Connection(broker, transport=transport) as connection:
             connection.channel()._open()
 
-    context = _context()
+    context = fresh_processes.context()
     barrier = context.Barrier(PROCESSES)
     processes = [
-        context.Process(target=_declare, args=(url, "soc.processing", barrier))
-        for _ in range(PROCESSES)
+        fresh_processes.process(_declare, url, "soc.processing", barrier) for _ in range(PROCESSES)
     ]
     for process in processes:
         process.start()
