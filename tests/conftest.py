@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -23,6 +24,9 @@ from socstack.catalog.migrate import upgrade
 from socstack.config import Settings, bundled_missions_dir, get_settings
 from socstack.mission import MissionRegistry, load_missions
 from socstack.runtime import Runtime
+
+if TYPE_CHECKING:
+    from tests.integration.analysis_up import AnalysisUp
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_MISSION = bundled_missions_dir() / "demo"
@@ -90,6 +94,34 @@ def empty_postgres_database() -> Iterator[str]:
         unavailable(f"PostgreSQL at {POSTGRES_URL} ({type(exc).__name__}: {exc})")
     yield make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def create_postgres_database(prefix: str, template: str | None = None) -> str:
+    """A new database on the real server, empty or a copy of ``template``'s; its URL.
+
+    A copy of a database kept as a template is how a module builds a catalog once and
+    gives each test its own (``CREATE DATABASE ... TEMPLATE`` copies files: a tenth of a
+    second). Drop it with :func:`drop_postgres_database`.
+    """
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    copy = f' TEMPLATE "{make_url(template).database}"' if template else ""
+    try:
+        admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+        admin.dispose()
+    except Exception as exc:
+        unavailable(f"PostgreSQL at {POSTGRES_URL} ({type(exc).__name__}: {exc})")
+    return make_url(_admin_url()).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop a database :func:`create_postgres_database` made."""
+    admin = create_engine(_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        name = make_url(url).database
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
@@ -226,3 +258,31 @@ def processed_copy(processed_archive: Path, tmp_path: Path) -> Path:
     target = tmp_path / "processed"
     shutil.copytree(processed_archive, target)
     return target
+
+
+# -- one ``socstack up`` with JupyterLab for the analysis tests --------------------------------
+
+
+@pytest.fixture(scope="session")
+def analysis_up(
+    processed_archive: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AnalysisUp]:
+    """The shared ``up`` of tests/integration/analysis_up.py (call ``.running()``)."""
+    pytest.importorskip("jupyterlab", reason="the analysis extra is not installed")
+    from tests.integration.analysis_up import AnalysisUp
+
+    shared = AnalysisUp(processed_archive, tmp_path_factory.mktemp("analysis-up"))
+    yield shared
+    if shared.process is not None:
+        shared.stop()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests sharing ``analysis_up`` run one after the other, where the first one was."""
+    sharing = [item for item in items if "analysis_up" in getattr(item, "fixturenames", ())]
+    if len(sharing) < 2:
+        return
+    first, moved = items.index(sharing[0]), set(sharing)
+    others = [item for item in items if item not in moved]
+    items[:] = others[:first] + sharing + others[first:]

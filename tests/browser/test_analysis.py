@@ -1,7 +1,8 @@
 """Analysis in a real browser: JupyterLab at /notebook, and *Analyse this interval*.
 
-One ``socstack up`` (no demo, no watcher; its planner and worker run the notebook runs)
-on a copy of the processed demo days; headless Chromium signs in through
+The ``socstack up`` the analysis tests share (tests/integration/analysis_up.py: no demo,
+no watcher; its planner and worker run the notebook runs) on a copy of the processed demo
+days; headless Chromium signs in through
 ``/viz/signin`` as a scientist whose token may run things, then
 
 - opens a notebook in ``/notebook`` and runs its cell, which reads the archive as the
@@ -16,10 +17,6 @@ on a copy of the processed demo days; headless Chromium signs in through
 from __future__ import annotations
 
 import json
-import shutil
-import signal
-import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,14 +24,11 @@ from typing import Any
 import httpx
 import pytest
 
-from socstack.catalog.migrate import upgrade
-from socstack.runtime import Runtime
 from socstack.viz.analyse import is_template
 from tests.browser import test_viz
 from tests.browser.test_viz import shoot, state, wait_for
-from tests.conftest import explicit_settings
-from tests.integration.people import bearer, person
-from tests.integration.test_up import free_port, start
+from tests.integration.analysis_up import AnalysisUp
+from tests.integration.people import bearer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -66,23 +60,16 @@ print(f"{who} read {n} records through {how}")
 
 @dataclass
 class Running:
-    process: subprocess.Popen[str]
     base: str
     data: Path
     token: str
 
 
-@pytest.fixture(scope="module")
-def running(processed_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    pytest.importorskip("jupyterlab", reason="the analysis extra is not installed")
-    data = tmp_path_factory.mktemp("analysis") / "data"
-    shutil.copytree(processed_archive, data)
-    runtime = Runtime(explicit_settings(data))
-    upgrade(runtime.catalog)
-    token = person(runtime, "ana", ["operators"], ["read", "run"])
-    runtime.close()
-    notebooks = data / "notebooks"
-    notebooks.mkdir()
+@pytest.fixture
+def running(analysis_up: AnalysisUp) -> Running:
+    """The shared ``up`` (tests/integration/analysis_up.py), with the notebook to open."""
+    notebooks = analysis_up.data / "notebooks"
+    notebooks.mkdir(exist_ok=True)
     book = {
         "cells": [
             {
@@ -100,26 +87,8 @@ def running(processed_archive: Path, tmp_path_factory: pytest.TempPathFactory) -
         "nbformat_minor": 5,
     }
     (notebooks / "check.ipynb").write_text(json.dumps(book))
-    port = free_port()
-    process = start(
-        ["up", "--port", str(port), "--no-demo", "--no-watch"],
-        data,
-        SOC_NOTEBOOK="true",
-        SOC_DASK_WORKERS="0",
-    )
-    up = Running(process, f"http://127.0.0.1:{port}", data, token)
-
-    def lab_ready() -> bool:
-        assert process.poll() is None, process.communicate()
-        answer = httpx.get(f"{up.base}/notebook/api/status", headers=bearer(token), timeout=10)
-        return answer.status_code == 200
-
-    try:
-        wait_for(lab_ready, "JupyterLab behind /notebook", timeout=90)
-        yield up
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=90)
+    up = analysis_up.running()
+    return Running(up.base, up.data, up.tokens["oli"])
 
 
 def sign_in(browser: Any, up: Running) -> None:
@@ -129,7 +98,7 @@ def sign_in(browser: Any, up: Running) -> None:
     browser.get(f"{up.base}/viz/signin")
     field = wait_for(lambda: browser.find_element(By.ID, "signin-token"), "the sign-in form")
     field.send_keys(up.token + "\n")
-    wait_for(lambda: "ana (operators)" in browser.find_element(By.ID, "who").text, "signed in")
+    wait_for(lambda: "oli (operators)" in browser.find_element(By.ID, "who").text, "signed in")
 
 
 def test_a_notebook_cell_reads_the_archive_as_the_signed_in_user(
@@ -172,7 +141,7 @@ def test_a_notebook_cell_reads_the_archive_as_the_signed_in_user(
 
     text = wait_for(printed, "the cell's output", timeout=90)
     shoot(browser, "notebook")
-    assert "ana read 86400 records through" in text, text
+    assert "oli read 86400 records through" in text, text
 
 
 def test_analyse_this_interval_runs_the_template_and_shows_its_page(

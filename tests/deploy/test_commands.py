@@ -62,7 +62,23 @@ def _command(words: list[str], port: int | None = None, listens: int = 8000) -> 
 def _passes(
     command: list[str], env: dict[str, str], deadline: float
 ) -> subprocess.CompletedProcess[str]:
-    """Run a health check until it passes or the deadline comes (start_period, retries)."""
+    """Run a health check until it passes or the deadline comes (start_period, retries).
+
+    A check of a URL first waits for the URL to answer at all, by a cheap request: every
+    run of a check is a new Python process (over a second of CPU), and runs that can
+    only fail while the server starts take the CPU the server needs to start.
+    """
+    if "--url" in command:
+        url = command[command.index("--url") + 1]
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(url, timeout=5).close()
+            except urllib.error.HTTPError:
+                break  # it answers; the check itself judges the answer
+            except OSError:
+                time.sleep(0.1)
+            else:
+                break
     while True:
         done = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=60, check=False

@@ -17,7 +17,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,10 +32,12 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import event, func, select
+from sqlalchemy.engine import make_url
 
 from socstack.access.limits import FailureLimiter
 from socstack.access.tokens import TOKEN_PATTERN
 from socstack.catalog.events import append_event
+from socstack.catalog.migrate import upgrade
 from socstack.catalog.models import (
     Event,
     File,
@@ -47,7 +52,13 @@ from socstack.config import Settings, get_settings
 from socstack.mission.release import Policy
 from socstack.runtime import Runtime
 from socstack.web import create_web_app
-from tests.conftest import DEMO_MISSION, archive_listing
+from tests.conftest import (
+    DEMO_MISSION,
+    archive_listing,
+    create_postgres_database,
+    drop_postgres_database,
+    explicit_settings,
+)
 from tests.integration.people import EVERY_SCOPE, bearer, person
 from tests.integration.pipeline_stack import PIPETEST
 from tests.integration.test_jobs_api import drain
@@ -178,24 +189,89 @@ def embargo(runtime: Runtime) -> None:
     ]
 
 
+@dataclass(frozen=True)
+class Processed:
+    """The demo days ingested and processed under this module's policy, built once."""
+
+    data: Path  # the data folder: archive, quarantine, spool
+    catalog: str  # its catalog: a SQLite file, or a PostgreSQL database to copy
+
+
+def _settings(data: Path, database_url: str) -> Settings:
+    # Every change is seen at once (the caches' delays are the core's to test).
+    return explicit_settings(
+        data,
+        database_url=database_url,
+        missions=[DEMO_MISSION, PIPETEST],
+        token_cache_seconds=0,
+        release_cache_seconds=0,
+    )
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+)
+def processed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, demo_files: Path
+) -> Iterator[Processed]:
+    """Ingesting and processing both days takes seconds: done once per catalog backend.
+
+    Each test gets a copy (:func:`center`): the data folder copied, the catalog copied
+    (SQLite's backup, PostgreSQL's ``CREATE DATABASE ... TEMPLATE``), ids and all.
+    """
+    folder = tmp_path_factory.mktemp("access")
+    if request.param == "sqlite":
+        url = f"sqlite:///{folder / 'catalog.sqlite'}"
+    else:
+        url = create_postgres_database("socstack_access")
+    runtime = Runtime(_settings(folder / "soc-data", url))
+    upgrade(runtime.catalog)
+    embargo(runtime)
+    delivery = folder / "delivery"
+    shutil.copytree(demo_files, delivery)
+    for path in sorted(delivery.iterdir()):
+        runtime.ingestor.ingest(path, source=FileSource.CLI)
+    drain(runtime)
+    runtime.close()  # a template database must have no connection left
+    yield Processed(folder / "soc-data", url)
+    if request.param == "postgresql":
+        drop_postgres_database(url)
+
+
+@pytest.fixture
+def processed_catalog(processed: Processed, tmp_path: Path) -> Iterator[str]:
+    """A private copy of :func:`processed` (its data folder at SOC_DATA_DIR); its catalog."""
+    shutil.copytree(processed.data, tmp_path / "soc-data")
+    if processed.catalog.startswith("sqlite"):
+        copy = tmp_path / "catalog.sqlite"
+        with (
+            closing(sqlite3.connect(make_url(processed.catalog).database or "")) as source,
+            closing(sqlite3.connect(copy)) as target,
+        ):
+            source.backup(target)
+        yield f"sqlite:///{copy}"
+        return
+    url = create_postgres_database("socstack_access", template=processed.catalog)
+    yield url
+    drop_postgres_database(url)
+
+
 @pytest.fixture
 def center(
-    settings: Settings,
-    demo_copy: Path,
+    processed_catalog: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> Iterator[Center]:
-    # Every change is seen at once (the caches' delays are the core's to test).
+    monkeypatch.setenv("SOC_DATABASE_URL", processed_catalog)
     monkeypatch.setenv("SOC_TOKEN_CACHE_SECONDS", "0")
     monkeypatch.setenv("SOC_RELEASE_CACHE_SECONDS", "0")
     monkeypatch.setenv("SOC_MISSIONS", f"{DEMO_MISSION},{PIPETEST}")
     get_settings.cache_clear()
     caplog.set_level(logging.INFO)
     runtime = Runtime(get_settings())
+    assert runtime.settings.data_dir == tmp_path / "soc-data"
     embargo(runtime)
-    for path in sorted(demo_copy.iterdir()):
-        runtime.ingestor.ingest(path, source=FileSource.CLI)
-    drain(runtime)
     tokens: dict[str, str | None] = {"anonymous": None}
     for who, groups in GROUPS.items():
         tokens[who] = person(runtime, who, groups, SCOPES[who])

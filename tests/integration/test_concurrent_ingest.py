@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import queue
 from pathlib import Path
@@ -13,6 +12,7 @@ from sqlalchemy import select
 
 from socstack.catalog.models import Event, File, FileSource, QuarantinedFile
 from socstack.runtime import Runtime
+from tests.integration import fresh_processes
 
 ROUNDS = 6
 
@@ -23,7 +23,7 @@ def _worker(
     barrier: Any,
     results: Any,
 ) -> None:
-    os.environ.update(env)
+    fresh_processes.use_environment(env)
     from socstack.config import get_settings
 
     get_settings.cache_clear()
@@ -39,13 +39,13 @@ def _worker(
 def _race(
     runtime: Runtime, first: list[Path], second: list[Path]
 ) -> list[tuple[str, str, str | None, str]]:
-    context = multiprocessing.get_context("spawn")
+    context = fresh_processes.context()
     barrier = context.Barrier(2)
     results = context.Queue()
     env = {k: v for k, v in os.environ.items() if k.startswith("SOC_")}
     env["SOC_DATABASE_URL"] = runtime.settings.database_url
     workers = [
-        context.Process(target=_worker, args=(env, [str(p) for p in paths], barrier, results))
+        fresh_processes.process(_worker, env, [str(p) for p in paths], barrier, results)
         for paths in (first, second)
     ]
     for worker in workers:

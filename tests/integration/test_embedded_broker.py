@@ -7,7 +7,6 @@ the queue's row (a CI run lost a test's worker that way).
 
 from __future__ import annotations
 
-import multiprocessing
 import multiprocessing.synchronize
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from kombu import Connection
 from sqlalchemy import create_engine, text
 
 from socstack.pipeline.broker import celery_broker
+from tests.integration import fresh_processes
 
 PROCESSES = 6
 ROUNDS = 3
@@ -43,11 +43,10 @@ def test_processes_creating_one_queue_at_once_all_succeed(
         with Connection(broker, transport=transport) as connection:
             connection.channel()._open()
 
-    context = multiprocessing.get_context("spawn")
+    context = fresh_processes.context()
     barrier = context.Barrier(PROCESSES)
     processes = [
-        context.Process(target=_declare, args=(url, "soc.processing", barrier))
-        for _ in range(PROCESSES)
+        fresh_processes.process(_declare, url, "soc.processing", barrier) for _ in range(PROCESSES)
     ]
     for process in processes:
         process.start()

@@ -7,7 +7,8 @@ notebook folder), so each must run as shipped: a real kernel, the direct transpo
 them to the coverage.
 
 The run example needs a data center: it runs against a real ``socstack up`` (planner
-and worker, the ``analysis`` queue), submits the interval template and the hourly
+and worker, the ``analysis`` queue; the one the analysis tests share,
+tests/integration/analysis_up.py), submits the interval template and the hourly
 means notebook, which publishes ``mag_l2_1h`` through ``Client.publish``; HAPI then
 serves those means, made from the files the run read.
 """
@@ -16,8 +17,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import signal
-import time
 from pathlib import Path
 
 import httpx
@@ -27,8 +26,8 @@ import pytest
 from socstack.catalog.migrate import upgrade
 from socstack.runtime import Runtime
 from tests.conftest import DEMO_MISSION, explicit_settings
+from tests.integration.analysis_up import AnalysisUp
 from tests.integration.people import bearer, person
-from tests.integration.test_up import free_port, start
 
 EXAMPLES = DEMO_MISSION / "notebooks" / "examples"
 #: What runs without a server (the run notebook needs /api/runs and a worker).
@@ -105,65 +104,43 @@ def _printed(executed: Path) -> str:
 
 
 def test_the_run_example_submits_runs_and_its_published_means_are_served(
-    processed_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    analysis_up: AnalysisUp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import papermill
 
     from socstack.client import Client
 
-    data = tmp_path / "data"
-    shutil.copytree(processed_archive, data)
-    runtime = Runtime(explicit_settings(data))
-    upgrade(runtime.catalog)
-    token = person(runtime, "sam", ["demo", "demo:mag"], ["read", "run"])
-    runtime.close()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    process = start(["up", "--port", str(port), "--no-demo", "--no-watch"], data)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, process.communicate()
-            try:
-                if httpx.get(f"{base}/api/notebooks", headers=bearer(token)).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "socstack up never answered /api/notebooks"
-            time.sleep(0.2)
-        monkeypatch.setenv("SOC_DATA_DIR", str(data))
-        monkeypatch.setenv("SOC_TOKEN", token)
-        monkeypatch.setenv("SOC_PUBLIC_URL", base)
-        executed = tmp_path / "run_and_publish.ipynb"
-        papermill.execute_notebook(
-            str(EXAMPLES / "run_and_publish.ipynb"),
-            str(executed),
-            kernel_name="python3",
-            cwd=str(tmp_path),
-            progress_bar=False,
-            execution_timeout=240,
-            parameters={"timeout": 180},
+    up = analysis_up.running()
+    token, base = up.tokens["sam"], up.base
+    monkeypatch.setenv("SOC_DATA_DIR", str(up.data))
+    monkeypatch.setenv("SOC_TOKEN", token)
+    monkeypatch.setenv("SOC_PUBLIC_URL", base)
+    executed = tmp_path / "run_and_publish.ipynb"
+    papermill.execute_notebook(
+        str(EXAMPLES / "run_and_publish.ipynb"),
+        str(executed),
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+        execution_timeout=240,
+        parameters={"timeout": 180},
+    )
+    printed = _printed(executed)
+    assert re.search(r"^succeeded \d+/\d+ cells", printed, re.M), printed
+    names = re.findall(r"demo_mag_l2_1h-gse_20250101_v[\d.]+\.cdf", printed)
+    assert names, printed
+    # Served over HAPI like any product: 24 hourly means of the day's 1 s field.
+    with Client(base, token=token) as client:
+        means = client.get("demo_mag_l2_1h", "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z")
+        field = client.get(
+            "demo_mag_l2_1s", "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z", ["B_mag"]
         )
-        printed = _printed(executed)
-        assert re.search(r"^succeeded \d+/\d+ cells", printed, re.M), printed
-        names = re.findall(r"demo_mag_l2_1h-gse_20250101_v[\d.]+\.cdf", printed)
-        assert names, printed
-        # Served over HAPI like any product: 24 hourly means of the day's 1 s field.
-        with Client(base, token=token) as client:
-            means = client.get("demo_mag_l2_1h", "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z")
-            field = client.get(
-                "demo_mag_l2_1s", "2025-01-01T00:00:00Z", "2025-01-02T00:00:00Z", ["B_mag"]
-            )
-            expected = field["B_mag"].resample(time="1h").mean().values
-            np.testing.assert_allclose(means["B_mag"].values, expected, rtol=1e-12)
-            # ... made from the files the run read (the 1 s L2 of that day).
-            (record,) = client.files(product="mag_l2_1h")
-            provenance = httpx.get(
-                f"{base}/api/files/{names[0]}/provenance", headers=bearer(token), timeout=30
-            ).json()
-        assert record["name"] == names[0]
-        assert "demo_mag_l2_1s-gse_20250101" in str(provenance), provenance
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            process.communicate(timeout=60)
+        expected = field["B_mag"].resample(time="1h").mean().values
+        np.testing.assert_allclose(means["B_mag"].values, expected, rtol=1e-12)
+        # ... made from the files the run read (the 1 s L2 of that day).
+        (record,) = client.files(product="mag_l2_1h")
+        provenance = httpx.get(
+            f"{base}/api/files/{names[0]}/provenance", headers=bearer(token), timeout=30
+        ).json()
+    assert record["name"] == names[0]
+    assert "demo_mag_l2_1s-gse_20250101" in str(provenance), provenance

@@ -1,9 +1,9 @@
 """``/notebook`` in ``socstack up``: a real JupyterLab child behind the sign-in proxy.
 
-One ``up`` (no demo, no watcher, no worker) on a copy of the processed demo days, with
-one Dask worker; the tests talk to it as a browser's JavaScript would, over HTTP and the
-kernel's WebSocket, through the proxy only. Every wait is for the exact answer then
-asserted.
+The ``up`` shared by the analysis tests (tests/integration/analysis_up.py: no demo, no
+watcher, on a copy of the processed demo days, with one Dask worker); the tests talk to
+it as a browser's JavaScript would, over HTTP and the kernel's WebSocket, through the
+proxy only. Every wait is for the exact answer then asserted.
 """
 
 from __future__ import annotations
@@ -11,12 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import signal
-import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,22 +21,25 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from socstack.catalog.migrate import upgrade
-from socstack.runtime import Runtime
-from tests.conftest import explicit_settings
-from tests.integration.people import bearer, person
-from tests.integration.test_up import free_port, start
+from tests.integration.analysis_up import AnalysisUp
+from tests.integration.people import bearer
 
 pytestmark = pytest.mark.slow
 
 
 @dataclass
 class Up:
-    process: subprocess.Popen[str]
-    base: str
-    data: Path
+    shared: AnalysisUp
     token: str
     reader: str  # a token of scope read only
+
+    @property
+    def base(self) -> str:
+        return self.shared.base
+
+    @property
+    def data(self) -> Path:
+        return self.shared.data
 
     def get(self, path: str, token: str | None = "", **kwargs: object) -> httpx.Response:
         headers = bearer(self.token if token == "" else token)
@@ -52,52 +51,11 @@ class Up:
         return int(json.loads(found.read_text())["pid"])
 
 
-def wait_until(condition, what: str, timeout: float = 60.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = condition()
-        except (httpx.HTTPError, OSError, ValueError) as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
-
-
-@pytest.fixture(scope="module")
-def up(processed_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Up]:
-    pytest.importorskip("jupyterlab", reason="the analysis extra is not installed")
-    data = tmp_path_factory.mktemp("notebook") / "data"
-    shutil.copytree(processed_archive, data)
-    runtime = Runtime(explicit_settings(data))
-    upgrade(runtime.catalog)
-    token = person(runtime, "ana", ["demo:mag"], ["read", "run"])
-    reader = person(runtime, "rita", ["demo:mag"], ["read"])
-    runtime.close()
-    port = free_port()
-    process = start(
-        ["up", "--port", str(port), "--no-demo", "--no-watch", "--no-process"],
-        data,
-        SOC_NOTEBOOK="true",
-        SOC_DASK_WORKERS="1",
-    )
-    running = Up(process, f"http://127.0.0.1:{port}", data, token, reader)
-    try:
-
-        def ready() -> bool:
-            assert process.poll() is None, process.communicate()
-            return running.get("/notebook/api/status").status_code == 200
-
-        wait_until(ready, "JupyterLab answering through the proxy")
-        assert process.poll() is None, process.communicate()
-        yield running
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            process.communicate(timeout=60)
+@pytest.fixture
+def up(analysis_up: AnalysisUp) -> Up:
+    """The shared ``up`` (tests/integration/analysis_up.py), as ana, who may run kernels."""
+    running = analysis_up.running()
+    return Up(running, running.tokens["ana"], running.tokens["rita"])
 
 
 def execute(up: Up, code: str, headers: dict[str, str] | None = None) -> str:
@@ -221,9 +179,8 @@ def test_a_websocket_from_another_site_is_refused(up: Up) -> None:
 
 def test_up_stops_jupyterlab_by_its_pid(up: Up) -> None:
     pid = up.lab_pid()
-    up.process.send_signal(signal.SIGINT)
-    _, err = up.process.communicate(timeout=60)
-    assert up.process.returncode == 0, err[-3000:]
+    code, _, err = up.shared.stop(timeout=60)
+    assert code == 0, err[-3000:]
     assert "Traceback" not in err
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import select
 
+from socstack.catalog.migrate import upgrade
 from socstack.catalog.models import File, FileSource, FileStatus, Provenance
 from socstack.formats.cdf import read_variables
 from socstack.mission.model import Mission
 from socstack.pipeline.runner import MissingInputsError, run_rule
 from socstack.runtime import Runtime
-from tests.conftest import CHAIN
+from tests.conftest import (
+    CHAIN,
+    create_postgres_database,
+    drop_postgres_database,
+    explicit_settings,
+)
 
 DAY = dt.date(2025, 1, 1)
 
@@ -49,10 +56,31 @@ def local(runtime: Runtime, row: File) -> Path:
 
 @pytest.fixture
 def processed(runtime: Runtime, demo_copy: Path) -> Mission:
+    """DAY ingested and processed in ``runtime``, for a test that goes on from there."""
     ingest(runtime, demo_copy, "*20250101*")
     mission = runtime.missions.mission("demo")
     run_chain(runtime, mission)
     return mission
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+)
+def processed_day(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, demo_files: Path
+) -> Iterator[Runtime]:
+    """DAY ingested and processed once per catalog backend, for the tests that only read."""
+    folder = tmp_path_factory.mktemp("processing")
+    postgres = request.param == "postgresql"
+    url = create_postgres_database("socstack_processing") if postgres else ""
+    runtime = Runtime(explicit_settings(folder, **({"database_url": url} if postgres else {})))
+    upgrade(runtime.catalog)
+    ingest(runtime, demo_files, "*20250101*")
+    run_chain(runtime, runtime.missions.mission("demo"))
+    yield runtime
+    runtime.close()
+    if postgres:
+        drop_postgres_database(url)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +99,8 @@ def _seconds(epoch: np.ndarray) -> np.ndarray:
     return (epoch - np.datetime64("2010-01-01", "ns")).astype(np.int64) / 1e9
 
 
-def test_mag_l2_is_the_true_field_in_gse(runtime: Runtime, processed: Mission, truth) -> None:
+def test_mag_l2_is_the_true_field_in_gse(processed_day: Runtime, truth) -> None:
+    runtime = processed_day
     data = read_variables(local(runtime, archived(runtime, "mag_l2")), ["epoch", "b_gse", "b_mag"])
     assert len(data["epoch"]) == 86400, "a full day on the 1 s grid"
     good = data["b_gse"][:, 0] > -1e30
@@ -81,9 +110,8 @@ def test_mag_l2_is_the_true_field_in_gse(runtime: Runtime, processed: Mission, t
     assert np.allclose(data["b_mag"][good], np.linalg.norm(expected, axis=1), atol=0.03)
 
 
-def test_the_mag_summary_holds_each_minutes_extremes_and_mean(
-    runtime: Runtime, processed: Mission
-) -> None:
+def test_the_mag_summary_holds_each_minutes_extremes_and_mean(processed_day: Runtime) -> None:
+    runtime = processed_day
     l2 = read_variables(local(runtime, archived(runtime, "mag_l2")), ["epoch", "b_gse", "b_mag"])
     names = ["epoch", "b_gse", "b_gse_min", "b_gse_max", "b_mag", "b_mag_min", "b_mag_max"]
     summary = read_variables(local(runtime, archived(runtime, "mag_l2_1m")), names)
@@ -101,7 +129,8 @@ def test_the_mag_summary_holds_each_minutes_extremes_and_mean(
             assert (summary[name + suffix][~full] == -1e31).all(), "empty minutes hold the fill"
 
 
-def test_pls_l2_is_the_true_plasma(runtime: Runtime, processed: Mission, truth) -> None:
+def test_pls_l2_is_the_true_plasma(processed_day: Runtime, truth) -> None:
+    runtime = processed_day
     data = read_variables(
         local(runtime, archived(runtime, "pls_l2")),
         [
@@ -127,9 +156,8 @@ def test_pls_l2_is_the_true_plasma(runtime: Runtime, processed: Mission, truth) 
     assert np.allclose(data["energy_max"][:-1], data["energy_min"][1:])
 
 
-def test_combined_parameters_follow_from_both_instruments(
-    runtime: Runtime, processed: Mission
-) -> None:
+def test_combined_parameters_follow_from_both_instruments(processed_day: Runtime) -> None:
+    runtime = processed_day
     sw = read_variables(
         local(runtime, archived(runtime, "sw_l2")),
         ["epoch", "b_avg", "beta", "v_alfven", "p_dyn", "mach_alfven"],
@@ -152,7 +180,8 @@ def test_combined_parameters_follow_from_both_instruments(
     assert 0.5 < np.median(sw["p_dyn"][ok]) < 5, "solar-wind dynamic pressure is a few nPa"
 
 
-def test_outputs_record_their_provenance(runtime: Runtime, processed: Mission) -> None:
+def test_outputs_record_their_provenance(processed_day: Runtime) -> None:
+    runtime = processed_day
     l2 = archived(runtime, "mag_l2")
     l1b = archived(runtime, "mag_l1b")
     assert (l2.source, l2.code_version, l2.quality) == (FileSource.PIPELINE, "1.0.0", 1)
