@@ -2,7 +2,7 @@
 # socstack images: one target per service, all from this file and one shared base, so
 # Compose on a laptop and Kubernetes on a cluster run the very same images.
 #
-#   docker build --target hapi -t socstack-hapi .      (hapi, api, worker, viz, analysis, migrate)
+#   docker build --target hapi -t socstack-hapi .      (hapi, api, worker, mining, viz, analysis, migrate)
 #
 # Every final image runs as the numeric user 10001 (no root, no shell login), holds no
 # secret (settings come from SOC_* variables at run time), has a HEALTHCHECK, and adds
@@ -39,6 +39,11 @@ RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[api,hapi,pipeline,p
 # Workers also run the demo mission's quicklooks (matplotlib).
 FROM venv AS venv-worker
 RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[api,hapi,pipeline,demo,postgres,s3]"
+
+# Mining workers: the worker's environment plus the mining extra (ruptures; stumpy and
+# its numba, which compiles the searches on first use).
+FROM venv AS venv-mining
+RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[api,hapi,pipeline,demo,postgres,s3,mining]"
 
 FROM venv AS venv-viz
 RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[api,hapi,pipeline,viz]"
@@ -85,6 +90,15 @@ COPY --from=venv-worker /opt/venv /opt/venv
 HEALTHCHECK --interval=30s --timeout=15s --start-period=30s --retries=3 \
     CMD ["socstack", "health", "--broker"]
 CMD ["socstack", "worker", "--queues", "processing,processing.onprem,processing.any,quicklook"]
+
+# -- mining: Celery workers for the mining queue: detectors, similarity search (services/mining)
+# numba caches what it compiles; the root filesystem is read-only, /tmp is not.
+FROM runtime AS mining
+COPY --from=venv-mining /opt/venv /opt/venv
+ENV NUMBA_CACHE_DIR=/tmp/numba
+HEALTHCHECK --interval=30s --timeout=15s --start-period=30s --retries=3 \
+    CMD ["socstack", "health", "--broker"]
+CMD ["socstack", "worker", "--queues", "mining"]
 
 # -- viz: the Dash app at /viz (services/viz) ---------------------------------------------
 FROM runtime AS viz

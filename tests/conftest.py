@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from socstack.catalog.db import Catalog
@@ -252,6 +252,36 @@ def processed_archive(tmp_path_factory: pytest.TempPathFactory, demo_files: Path
     return folder
 
 
+def drain(runtime: Runtime) -> None:
+    """Plan every event and run every queued job, as the planner and workers would, until idle."""
+    from socstack.catalog.models import Job, JobStatus
+    from socstack.pipeline.jobs import execute_job
+    from socstack.pipeline.planner import Planner
+
+    planner = Planner(runtime)
+    while True:
+        planned = planner.plan_events()
+        with runtime.catalog.session() as session:
+            queued = list(session.scalars(select(Job.id).where(Job.status == JobStatus.QUEUED)))
+        for job_id in queued:
+            execute_job(runtime, job_id, worker="test")
+        if not planned and not queued:
+            return
+
+
+@pytest.fixture(scope="session")
+def mined_archive(processed_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The processed days with every event planned and every job run: the mining rules'
+    event lists too (do not modify; copy it first)."""
+    folder = tmp_path_factory.mktemp("mined")
+    shutil.copytree(processed_archive, folder, dirs_exist_ok=True)
+    runtime = Runtime(explicit_settings(folder))
+    upgrade(runtime.catalog)
+    drain(runtime)
+    runtime.close()
+    return folder
+
+
 @pytest.fixture
 def processed_copy(processed_archive: Path, tmp_path: Path) -> Path:
     """A private copy of the processed data folder."""
@@ -265,13 +295,16 @@ def processed_copy(processed_archive: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def analysis_up(
-    processed_archive: Path, tmp_path_factory: pytest.TempPathFactory
+    mined_archive: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AnalysisUp]:
-    """The shared ``up`` of tests/integration/analysis_up.py (call ``.running()``)."""
+    """The shared ``up`` of tests/integration/analysis_up.py (call ``.running()``).
+
+    On the mined archive: every job already run, so the pipeline is idle when it starts
+    and stops (the notebook tests measure the notebook, not a backlog of mining)."""
     pytest.importorskip("jupyterlab", reason="the analysis extra is not installed")
     from tests.integration.analysis_up import AnalysisUp
 
-    shared = AnalysisUp(processed_archive, tmp_path_factory.mktemp("analysis-up"))
+    shared = AnalysisUp(mined_archive, tmp_path_factory.mktemp("analysis-up"))
     yield shared
     if shared.process is not None:
         shared.stop()

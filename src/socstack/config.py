@@ -23,8 +23,10 @@ from socstack._exceptions import ConfigError
 
 __all__ = ["DEFAULT_QUEUES", "Settings", "bundled_missions_dir", "get_settings"]
 
-#: The queues a default deployment's workers take (``socstack worker`` with no --queues).
-DEFAULT_QUEUES = ("processing", "processing.onprem", "processing.any", "quicklook")
+#: The queues a default deployment's workers take (``socstack worker`` with no --queues,
+#: and so `socstack up`'s one worker). Compose and Kubernetes split them between the
+#: processing workers and the mining service (``--queues mining``).
+DEFAULT_QUEUES = ("processing", "processing.onprem", "processing.any", "quicklook", "mining")
 
 
 def bundled_missions_dir() -> Path:
@@ -112,11 +114,43 @@ class Settings(BaseSettings):
         900.0, gt=0, description="Send a queued job again if no worker took it this long."
     )
 
+    hapi_id: str = Field(
+        "socstack", min_length=1, description="This server's id in /hapi/about (say whose it is)."
+    )
+    hapi_title: str = Field(
+        "socstack science operations center", min_length=1, description="Title in /hapi/about."
+    )
     hapi_contact: str = Field("socstack operators", description="Contact in /hapi/about.")
+    hapi_contact_id: str = Field(
+        "", description="A persistent id of the contact in /hapi/about (an ORCID, a SPASE id)."
+    )
+    hapi_server_citation: str = Field(
+        "", description="How to cite this server, in /hapi/about (serverCitation)."
+    )
     hapi_include_unreleased: bool = Field(
         False, description="Serve datasets the release policy keeps private (internal servers)."
     )
     hapi_gzip_level: int = Field(3, ge=1, le=9, description="gzip level of HAPI responses.")
+
+    peers: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Peer HAPI servers by the names missions' harvest sources give (JSON:"
+            ' {"name": "https://peer.example/hapi"}); a peer named here overrides its YAML url.'
+        ),
+    )
+    peer_tokens: dict[str, str] = Field(
+        default_factory=dict,
+        repr=False,
+        description="Tokens to send to peers, by peer name (JSON; from the deployment's secrets).",
+    )
+    harvest_contact: str = Field(
+        "",
+        description=(
+            "The operator's contact (an email or URL) in the User-Agent sent to peers, so a"
+            " peer's operator can reach this one."
+        ),
+    )
 
     admin_token: str = Field(
         "",

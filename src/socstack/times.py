@@ -14,18 +14,28 @@ arithmetic on whole arrays, about twenty times faster than ``numpy.datetime_as_s
 from __future__ import annotations
 
 import calendar
+import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["duration_ns", "format_time", "format_times", "parse_time", "parse_times", "time_length"]
+__all__ = [
+    "duration_ns",
+    "format_time",
+    "format_times",
+    "parse_time",
+    "parse_time_any",
+    "parse_times",
+    "time_length",
+]
 
 _YMD = re.compile(r"^(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})(?P<clock>T.*)?)?)?Z?$")
 _DOY = re.compile(r"^(?P<y>\d{4})-(?P<j>\d{3})(?P<clock>T.*)?Z?$")
 _CLOCK = re.compile(r"^T(?P<H>\d{2})(?::(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<f>\d+))?)?)?Z?$")
 _NS_PER_DAY = 86_400 * 1_000_000_000
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 _DURATION = re.compile(  # at least one field; a T is followed by one
     r"^P(?!$)(?:(?P<Y>\d+)Y)?(?:(?P<Mo>\d+)M)?(?:(?P<W>\d+)W)?(?:(?P<D>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<H>\d+)H)?(?:(?P<Mi>\d+)M)?(?:(?P<S>\d+(?:\.\d+)?)S)?)?$"
@@ -35,7 +45,24 @@ _MAX_NS = int(np.datetime64("2262-01-01", "ns").astype(np.int64))
 
 
 def parse_time(text: str) -> int:
-    """Nanoseconds since 1970 (UTC) of a HAPI time; ``ValueError`` says what is wrong."""
+    """Nanoseconds since 1970 (UTC) of a HAPI time; ``ValueError`` says what is wrong.
+
+    Only years 1678 to 2261 have a value in 64-bit nanoseconds; a valid time outside
+    them is refused here (see :func:`parse_time_any` for a request's bounds).
+    """
+    value = parse_time_any(text)
+    if not _MIN_NS <= value < _MAX_NS:
+        raise ValueError("year outside 1678..2261")
+    return value
+
+
+def parse_time_any(text: str) -> int:
+    """Nanoseconds since 1970 of any valid HAPI time (years 0001 to 9999), as a Python int.
+
+    A HAPI request may well ask for ``stop=2999-01-01Z``: a valid time, outside every
+    dataset (HAPI 1405), not a syntax error (1403). The value may be beyond 64 bits;
+    compare it, do not put it in an array.
+    """
     text = text.strip()
     if text.endswith("ZZ"):
         raise ValueError("more than one Z")
@@ -45,23 +72,22 @@ def parse_time(text: str) -> int:
         length = 366 if calendar.isleap(year) else 365
         if not 1 <= doy <= length:
             raise ValueError(f"day of year {doy} outside 1..{length}")
-        day = np.datetime64(f"{year:04d}-01-01", "D") + np.timedelta64(doy - 1, "D")
+        month, dom = 1, 1
     else:
         match = _YMD.match(text)
         if not match:
             raise ValueError("not a HAPI time (YYYY-MM-DDThh:mm:ss.sssZ or YYYY-DDDThh:mm:ss.sssZ)")
-        year, month, dom = int(match["y"]), int(match["m"] or 1), int(match["d"] or 1)
+        year, month, dom, doy = int(match["y"]), int(match["m"] or 1), int(match["d"] or 1), 1
         if not 1 <= month <= 12:
             raise ValueError(f"month {month} outside 1..12")
-        days = calendar.monthrange(year, month)[1]
+        days = calendar.monthrange(year, month)[1] if year else 31
         if not 1 <= dom <= days:
             raise ValueError(f"day {dom} outside 1..{days}")
-        day = np.datetime64(f"{year:04d}-{month:02d}-{dom:02d}", "D")
+    if year < 1:
+        raise ValueError("year 0000 is not a time (years start at 0001)")
     offset = _clock(match["clock"]) if match["clock"] else 0
-    value = int(day.astype("datetime64[ns]").astype(np.int64)) if _in_range(day) else None
-    if value is None:
-        raise ValueError("year outside 1678..2261")
-    return value + offset
+    days_since_1970 = dt.date(year, month, dom).toordinal() + doy - 1 - _EPOCH_ORDINAL
+    return days_since_1970 * _NS_PER_DAY + offset
 
 
 # Fixed layouts of whole time columns: (digit columns of each field, separators).
@@ -201,10 +227,6 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     doy = (153 * mp + 2) // 5 + day - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     return era * 146_097 + doe - 719_468
-
-
-def _in_range(day: np.datetime64) -> bool:
-    return np.datetime64("1678-01-01", "D") <= day < np.datetime64("2262-01-01", "D")
 
 
 def _clock(text: str) -> int:

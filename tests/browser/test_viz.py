@@ -200,8 +200,13 @@ def message(browser: Any) -> str:
     return state(browser)["message"]
 
 
-def choose(browser: Any, dropdown: str, value: str) -> None:
-    """Pick ``value`` in a Dash dropdown the way a user does: open, type, click."""
+def choose(browser: Any, dropdown: str, value: str, typed: str | None = None) -> None:
+    """Pick ``value`` in a Dash dropdown the way a user does: open, type, click.
+
+    ``typed`` is what goes in the search box (the value itself by default): a few
+    letters of the label that only the option wanted has, when its value is as short
+    as a number (typing "2" keeps every option that has a 2 in it, and the list moves).
+    """
     from selenium.webdriver.common.by import By
 
     browser.find_element(By.ID, dropdown).click()
@@ -209,7 +214,7 @@ def choose(browser: Any, dropdown: str, value: str) -> None:
         lambda: browser.find_element(By.CSS_SELECTOR, ".dash-dropdown-content input[type=search]"),
         f"the {dropdown} search box",
     )
-    search.send_keys(value)
+    search.send_keys(typed or value)
     option = wait_for(
         lambda: browser.find_element(
             By.XPATH,
@@ -777,6 +782,8 @@ def test_pipeline_status_after_signing_in(browser: Any, site: Site, operator: st
         }
         rows = browser.find_elements(By.CSS_SELECTOR, "#status-blocked tbody tr")
         ok = all(shown.get(s) == f"{n:,}" for s, n in counts.items()) and len(rows) == blocked
+        harvest = browser.find_element(By.ID, "status-harvest").text
+        ok = ok and "No product here is harvested from a peer." in harvest
         return shown if ok else None
 
     wait_for(status, f"the tiles showing {counts} and {blocked} blocked jobs")
@@ -808,7 +815,7 @@ def test_up_on_another_port_serves_its_viz_and_hapi_there(
     base = f"http://127.0.0.1:{port}"
     process = start(["up", "--port", str(port), "--no-demo", "--no-watch", "--no-process"], folder)
     try:
-        assert wait_for_json(f"{base}/hapi/about", process)["contactID"] == base
+        assert wait_for_json(f"{base}/hapi/about", process)["x_url"] == base
         browser.get(f"{base}/viz/")
 
         def plotted() -> dict[str, Any] | None:

@@ -41,7 +41,7 @@ WEB = {"api": "api", "hapi": "hapi", "analysis": "analysis"}  # Compose service 
 #: The port each web service listens on in its container, as its checks name it: the
 #: images' SOC_PORT, or (analysis) the default of `socstack serve notebook`.
 LISTENS = {"api": 8000, "hapi": 8000, "analysis": 8888}
-QUIET = {"planner": "worker", "worker": "worker", "watcher": "api"}
+QUIET = {"planner": "worker", "worker": "worker", "mining": "mining", "watcher": "api"}
 DEADLINE = 60.0
 
 
@@ -184,7 +184,7 @@ def test_compose_healthchecks_pass_against_the_running_services(
 def test_image_healthchecks_pass_against_the_running_services(running: dict[str, Any]) -> None:
     dockerfile = stages(DOCKERFILE.read_text())
     deadline = time.monotonic() + DEADLINE
-    for name, target in (WEB | {"worker": "worker"}).items():
+    for name, target in (WEB | {"worker": "worker", "mining": "mining"}).items():
         _, env, port = running[name]
         (healthcheck,) = dockerfile[target].all("HEALTHCHECK")
         words = json.loads(healthcheck[healthcheck.index("CMD") + 3 :])
@@ -206,6 +206,7 @@ def test_kubernetes_probes_pass_against_the_running_services(running: dict[str, 
         service = {
             "socstack-worker": "worker",
             "socstack-worker-onprem": "worker",
+            "socstack-mining": "mining",
         }.get(name, name.removeprefix("socstack-"))
         if service not in running:
             continue  # viz: its own service
@@ -225,7 +226,7 @@ def test_kubernetes_probes_pass_against_the_running_services(running: dict[str, 
                 done = _passes(_command(probe["exec"]["command"]), env, deadline)
                 assert done.returncode == 0, (name, kind, done.stdout, done.stderr)
                 checked.add(command)
-    assert len(checked) >= 9
+    assert len(checked) >= 11
 
 
 def test_a_wrong_probe_path_fails(running: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ OVERRIDES = {
 PROFILES = ["", "s3", "analysis", "flower", "*"]
 OPTIONAL = {"minio": "s3", "minio-init": "s3", "analysis": "analysis", "flower": "flower"}
 ONE_SHOT = {"migrate", "minio-init"}
-SOCSTACK = {"migrate", "api", "hapi", "viz", "planner", "worker", "watcher", "analysis"}
+SOCSTACK = {"migrate", "api", "hapi", "viz", "planner", "worker", "mining", "watcher", "analysis"}
 
 
 def env_file(folder: Path, *, optional: bool = False, drop: tuple[str, ...] = ()) -> Path:
@@ -166,12 +166,61 @@ def _seconds(duration: str) -> float:
     return sum(float(n) * units[u] for n, u in re.findall(r"([0-9.]+)([hms])", duration))
 
 
+def longest_job(demo_missions: Any, queues: list[str]) -> float:
+    """The longest timeout of the demo's rules on these queues, or a rule's default."""
+    from socstack.mission.rules import Rule
+
+    default: float = Rule.model_fields["timeout"].default
+    on = [r.timeout for m in demo_missions for r in m.rules.values() if r.queue in queues]
+    return max(on, default=default)
+
+
+def worker_queues(service: dict[str, Any]) -> list[str] | None:
+    """The queues a Compose service's ``socstack worker --queues`` takes (None: no worker)."""
+    command = service.get("command") or []
+    if command[:2] != ["socstack", "worker"]:
+        return None
+    return command[command.index("--queues") + 1].split(",")
+
+
+@pytest.mark.parametrize("name", ["worker", "mining"])
 def test_a_stopping_worker_may_finish_its_longest_job(
-    stack: dict[str, Any], demo_missions: Any
+    stack: dict[str, Any], demo_missions: Any, name: str
 ) -> None:
-    longest = max(rule.timeout for m in demo_missions for rule in m.rules.values())
+    service = stack["services"][name]
+    longest = longest_job(demo_missions, worker_queues(service) or [])
     # Celery's warm shutdown waits for running jobs, whose hard limit is timeout + 30 s.
-    assert _seconds(stack["services"]["worker"]["stop_grace_period"]) >= longest + 30 + 60
+    assert _seconds(service["stop_grace_period"]) >= longest + 30 + 60
+
+
+def test_every_default_queue_has_a_worker_and_mining_its_own(stack: dict[str, Any]) -> None:
+    """A rule loads when its queue is in SOC_QUEUES (by default DEFAULT_QUEUES): each of
+    those has a worker here, and the mining queue is the mining image's alone."""
+    from socstack.config import DEFAULT_QUEUES
+
+    services = stack["services"]
+    taken = {n: q for n, s in services.items() if (q := worker_queues(s)) is not None}
+    assert set(DEFAULT_QUEUES) <= {q for qs in taken.values() for q in qs}
+    assert not [n for n, s in services.items() if "SOC_QUEUES" in s.get("environment", {})]
+    assert [n for n, qs in taken.items() if "mining" in qs] == ["mining"]
+    assert taken["mining"] == ["mining"]
+    mining = services["mining"]
+    assert mining["build"]["target"] == "mining"
+    assert mining["image"].rsplit(":", 1)[0].endswith("-mining")
+    assert mining["healthcheck"]["test"] == ["CMD", "socstack", "health", "--broker"]
+    assert mining["volumes"] == services["worker"]["volumes"]  # beside the archive
+
+
+def test_numbas_cache_is_on_a_writable_tmpfs(stack: dict[str, Any]) -> None:
+    """The mining image's NUMBA_CACHE_DIR is on the container's tmpfs (root is read-only)."""
+    from tests.deploy.test_dockerfile import numba_cache_dir, stages
+    from tests.deploy.tools import DOCKERFILE
+
+    cache = Path(numba_cache_dir(stages(DOCKERFILE.read_text())))
+    mining = stack["services"]["mining"]
+    assert mining["read_only"] is True
+    cache = Path(mining["environment"].get("NUMBA_CACHE_DIR", cache))
+    assert any(cache.is_relative_to(mount) for mount in mining["tmpfs"]), mining["tmpfs"]
 
 
 def test_jupyterlab_takes_socstacks_sign_in_not_a_shared_token(stack: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ import yaml
 
 from tests.deploy.tools import COMPOSE_DIR, DOCKERFILE, K8S_DIR, REPO, WORKFLOW, run
 
-TARGETS = {"hapi", "api", "worker", "viz", "analysis", "migrate"}
+TARGETS = {"hapi", "api", "worker", "mining", "viz", "analysis", "migrate"}
 
 
 @dataclass
@@ -172,3 +172,42 @@ def test_the_analysis_image_serves_jupyterlab_behind_socstacks_sign_in(
     assert [c for c in analysis.all("COPY") if "jupyter" in c.lower()] == []
     for path in [DOCKERFILE, WORKFLOW, *(REPO / "services" / "analysis").iterdir()]:
         assert "JUPYTER_TOKEN" not in path.read_text(), path
+
+
+def extras(stage: Stage) -> set[str]:
+    """The extras of socstack that a venv-* stage installs."""
+    (install,) = [r for r in stage.all("RUN") if "socstack-*.whl" in r]
+    match = re.search(r"\.whl\)\[([a-z0-9,]+)\]", install)
+    assert match, install
+    return set(match[1].split(","))
+
+
+def test_the_mining_image_is_the_worker_plus_the_mining_extra(
+    dockerfile: dict[str, Stage],
+) -> None:
+    """Its own environment (the worker's extras and ``mining``), on the mining queue only."""
+    import tomllib
+
+    optional = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(d.startswith("stumpy") for d in optional["mining"])
+    assert extras(dockerfile["venv-mining"]) == extras(dockerfile["venv-worker"]) | {"mining"}
+    assert "mining" not in extras(dockerfile["venv-worker"])
+    mining = dockerfile["mining"]
+    assert mining.all("COPY") == ["--from=venv-mining /opt/venv /opt/venv"]
+    assert mining.all("CMD") == ['["socstack", "worker", "--queues", "mining"]']
+    assert "mining" not in dockerfile["worker"].all("CMD")[0]
+    # numba caches what it compiles; the root filesystem is read-only, /tmp is scratch.
+    assert numba_cache_dir(dockerfile).startswith("/tmp/")
+
+
+def numba_cache_dir(dockerfile: dict[str, Stage]) -> str:
+    """NUMBA_CACHE_DIR as the mining image sets it."""
+    settings = [
+        e for stage in lineage(dockerfile, "mining") for e in stage.all("ENV") if "NUMBA" in e
+    ]
+    (setting,) = settings
+    match = re.fullmatch(r"NUMBA_CACHE_DIR=(\S+)", setting)
+    assert match, setting
+    return match[1]

@@ -2,8 +2,9 @@
 
 Every workload is probed, sized and locked down; the network is default-deny; the
 on-prem overlay runs the whole stack with a worker for every queue; the cloud-burst
-overlay runs only processing.any workers, only on tainted cloud nodes, only through S3,
-scaled from zero by KEDA on the very Redis list that Celery fills for that queue.
+overlay runs only the portable workers (processing.any, mining), only on tainted cloud
+nodes, only through S3, each scaled from zero by KEDA on the very Redis list that Celery
+fills for its queue.
 """
 
 from __future__ import annotations
@@ -15,17 +16,20 @@ from typing import Any
 import pytest
 import redis
 
-from socstack.config import Settings
+from socstack.config import DEFAULT_QUEUES, Settings
 from socstack.pipeline.celery_app import make_celery, queue_name
 from socstack.pipeline.tasks import TASK_NAME
 from tests.conftest import unavailable
 from tests.deploy.kube import OVERLAYS, overlay_path, render
+from tests.deploy.test_compose import longest_job
 
 Resource = dict[str, Any]
 WORKLOADS = ("Deployment", "StatefulSet")
 CLOUD_NODE = ({"socstack.io/site": "cloud"}, [("socstack.io/burst", "true", "NoSchedule")])
 ONPREM_NODE: tuple[dict[str, str], list[tuple[str, str, str]]] = ({}, [])
 ONPREM_LABELLED = ({"socstack.io/site": "onprem"}, [])
+#: The queues whose jobs reach data only through SOC_ARCHIVE_URL: they may run in a cloud.
+PORTABLE = {"processing.any": "socstack-worker", "mining": "socstack-mining"}
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +215,7 @@ def test_onprem_runs_the_whole_stack(rendered: dict[str, list[Resource]]) -> Non
         "socstack-watcher",
         "socstack-worker",
         "socstack-worker-onprem",
+        "socstack-mining",
     } <= deployments
     stores = {s["metadata"]["name"] for s in of_kind(resources, "StatefulSet")}
     assert stores == {"socstack-postgres", "socstack-redis", "socstack-minio"}
@@ -265,7 +270,9 @@ def test_onprem_workers_take_every_queue_and_stay_on_premises(
 ) -> None:
     pools = workers(rendered["onprem"])
     taken = {q for w in pools for q in queues(pod_spec(w)["containers"][0])}
-    needed = {"processing"} | {
+    # Every queue a rule may name by default (SOC_QUEUES is not set here), and the demo's.
+    assert "SOC_QUEUES" not in config(rendered["onprem"])
+    needed = set(DEFAULT_QUEUES) | {
         rule.queue for mission in demo_missions for rule in mission.rules.values()
     }
     assert needed <= taken, needed - taken
@@ -289,16 +296,19 @@ def test_onprem_workers_take_every_queue_and_stay_on_premises(
 # -- cloud burst -----------------------------------------------------------------------------
 
 
-def test_cloud_burst_is_processing_any_workers_only(rendered: dict[str, list[Resource]]) -> None:
+def test_cloud_burst_is_portable_workers_only(rendered: dict[str, list[Resource]]) -> None:
     resources = rendered["cloud-burst"]
     kinds = {r["kind"] for r in resources}
     assert not kinds & {"Service", "Ingress", "StatefulSet", "Job", "PersistentVolumeClaim"}
     deployments = of_kind(resources, "Deployment")
     assert deployments == workers(resources)
+    taken = {}
     for deployment in deployments:
         assert "replicas" not in deployment["spec"]  # KEDA owns the count
         for container in pod_spec(deployment)["containers"]:
-            assert queues(container) == ["processing.any"]
+            (queue,) = queues(container)
+            taken[queue] = deployment["metadata"]["name"]
+    assert taken == PORTABLE
 
 
 def test_cloud_burst_workers_run_only_on_tainted_cloud_nodes(
@@ -330,13 +340,8 @@ def test_cloud_burst_shutdown_outlasts_every_job_it_may_run(
     rendered: dict[str, list[Resource]], demo_missions: Any
 ) -> None:
     settings = config(rendered["cloud-burst"])
-    longest = max(
-        rule.timeout
-        for mission in demo_missions
-        for rule in mission.rules.values()
-        if rule.queue == "processing.any"
-    )
     for worker in workers(rendered["cloud-burst"]):
+        longest = longest_job(demo_missions, queues(pod_spec(worker)["containers"][0]))
         grace = pod_spec(worker)["terminationGracePeriodSeconds"]
         # The task's hard limit is its timeout + 30 s (pipeline.tasks.sender).
         assert grace >= longest + 30 + 60, grace
@@ -349,26 +354,53 @@ def redis_list_key(settings: Settings, queue: str) -> str:
     return f"{settings.queue_prefix}{queue_name(settings, queue)}"
 
 
-def test_the_scaled_object_watches_the_processing_any_list(
+def test_each_scaled_object_watches_its_workers_list(
     rendered: dict[str, list[Resource]],
 ) -> None:
     resources = rendered["cloud-burst"]
-    (scaled,) = of_kind(resources, "ScaledObject")
-    spec = scaled["spec"]
-    targets = [w["metadata"]["name"] for w in workers(resources)]
-    assert spec["scaleTargetRef"]["name"] in targets
-    assert spec["minReplicaCount"] == 0
-    assert spec["maxReplicaCount"] >= 1
-    (trigger,) = spec["triggers"]
-    assert trigger["type"] == "redis"
+    scaled = {
+        s["spec"]["scaleTargetRef"]["name"]: s["spec"] for s in of_kind(resources, "ScaledObject")
+    }
+    pools = {
+        w["metadata"]["name"]: queues(pod_spec(w)["containers"][0]) for w in workers(resources)
+    }
+    assert set(scaled) == set(pools)  # one per kind of worker, and only for them
     values = config(resources)
     settings = Settings(queue_prefix=values["SOC_QUEUE_PREFIX"], data_dir=Path("/tmp"))
-    assert trigger["metadata"]["listName"] == redis_list_key(settings, "processing.any")
-    # It wakes only past a backlog threshold, then sizes by the backlog.
-    assert int(trigger["metadata"]["activationListLength"]) > 0
-    assert int(trigger["metadata"]["listLength"]) > 0
-    auth = named(resources, "TriggerAuthentication", trigger["authenticationRef"]["name"])
-    assert {p["parameter"] for p in auth["spec"]["secretTargetRef"]} == {"address", "password"}
+    for target, spec in scaled.items():
+        assert spec["minReplicaCount"] == 0
+        assert spec["maxReplicaCount"] >= 1
+        (trigger,) = spec["triggers"]
+        assert trigger["type"] == "redis"
+        (queue,) = pools[target]
+        assert trigger["metadata"]["listName"] == redis_list_key(settings, queue), target
+        # It wakes only past a backlog threshold, then sizes by the backlog.
+        assert int(trigger["metadata"]["activationListLength"]) > 0
+        assert int(trigger["metadata"]["listLength"]) > 0
+        auth = named(resources, "TriggerAuthentication", trigger["authenticationRef"]["name"])
+        parameters = {p["parameter"] for p in auth["spec"]["secretTargetRef"]}
+        assert parameters == {"address", "password"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_mining_workers_run_the_mining_image_with_a_writable_numba_cache(
+    rendered: dict[str, list[Resource]], overlay: str
+) -> None:
+    mining = named(rendered[overlay], "Deployment", "socstack-mining")
+    spec = pod_spec(mining)
+    (container,) = spec["containers"]
+    assert container["image"].split(":")[0] == "ghcr.io/socstack/socstack-mining"
+    assert queues(container) == ["mining"]
+    assert container["livenessProbe"]["exec"]["command"] == ["socstack", "health", "--broker"]
+    # numba writes its cache at NUMBA_CACHE_DIR: on an emptyDir, the root being read-only.
+    env = {e["name"]: e["value"] for e in container.get("env", [])}
+    cache = Path(env.get("NUMBA_CACHE_DIR") or config(rendered[overlay])["NUMBA_CACHE_DIR"])
+    scratch = {v["name"] for v in spec["volumes"] if "emptyDir" in v}
+    mounts = [Path(m["mountPath"]) for m in container["volumeMounts"] if m["name"] in scratch]
+    assert any(cache.is_relative_to(m) for m in mounts), (cache, mounts)
+    # No other worker takes the mining queue: the mining extra is in this image only.
+    others = [w for w in workers(rendered[overlay]) if w is not mining]
+    assert not [w for w in others if "mining" in queues(pod_spec(w)["containers"][0])]
 
 
 @pytest.mark.integration

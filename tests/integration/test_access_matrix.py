@@ -23,6 +23,7 @@ import pytest
 
 from socstack.catalog.accounts import ReleaseKind
 from socstack.catalog.migrate import upgrade
+from socstack.viz.links import Panel, View
 from tests.conftest import DEMO_MISSION
 from tests.integration.test_hapi import LiveServer
 
@@ -36,6 +37,7 @@ POLICY = """release:
     - {products: [mag_l2_1m], public: release}
     - {products: [sw_l2], public: always}
     - {products: [pls_l1b], public: release, latency: P5000D}
+    - {products: [pls_l3_dense], public: always}
     - {levels: [ql], public: always}
 """
 
@@ -48,6 +50,8 @@ class State:
     dataset: str
     product: str
     team: str  # the instrument whose team sees it whole
+    start: str = START  # a request that returns data (HAPI's checks want some)
+    stop: str = STOP
 
 
 STATES = [
@@ -56,6 +60,8 @@ STATES = [
     State("withheld", "demo_mag_l1b", "mag_l1b", "mag"),
     State("unreleased", "demo_mag_l2_1m", "mag_l2_1m", "mag"),
     State("derived", "demo_sw_l2", "sw_l2", "sw"),
+    # A detector's event list, public by its own policy but found in the embargoed plasma.
+    State("derived list", "demo_dense_plasma", "pls_l3_dense", "pls", STOP, "2025-01-02T00:00:00Z"),
 ]
 ROLES = ["anonymous", "other team", "own team", "operator", "admin"]
 
@@ -75,10 +81,10 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(processed_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(mined_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("matrix")
     data = folder / "data"
-    shutil.copytree(processed_archive, data)
+    shutil.copytree(mined_archive, data)
     mission = folder / "demo"
     shutil.copytree(DEMO_MISSION, mission)
     text = (mission / "mission.yaml").read_text()
@@ -176,7 +182,8 @@ def test_hapi_catalog_info_and_data(site: Site, role: str, state: State) -> None
         if not allowed:
             assert info.json()["status"]["code"] == 1406
         for fmt in ("csv", "binary", "json"):
-            params = {"dataset": state.dataset, "start": START, "stop": STOP, "format": fmt}
+            params = {"dataset": state.dataset, "start": state.start, "stop": state.stop}
+            params["format"] = fmt
             data = http.get("/hapi/data", params=params)
             if allowed:
                 assert data.status_code == 200 and len(data.content) > 100, (fmt, data.text[:200])
@@ -209,6 +216,25 @@ def test_files_list_metadata_download_provenance_and_events(
 
 
 @pytest.mark.parametrize(("role", "state"), CELLS, ids=IDS)
+def test_event_list_downloads(site: Site, role: str, state: State) -> None:
+    """A mission's event lists are listed and downloaded by what their product shows."""
+    allowed = sees(role, state)
+    with httpx.Client(base_url=site.base, headers=headers(site, user_of(role, state))) as http:
+        listed = [e["name"] for e in http.get("/api/eventlists").json()["lists"]]
+        if state.name != "derived list":
+            assert state.dataset not in listed  # not an event list: never one here
+            answer = http.get(f"/api/eventlists/{state.dataset}")
+            assert answer.status_code == 404
+            return
+        assert (state.dataset in listed) is allowed
+        for fmt in ("csv", "json", "votable"):
+            answer = http.get(f"/api/eventlists/{state.dataset}", params={"format": fmt})
+            assert answer.status_code == (200 if allowed else 404), (fmt, answer.text[:200])
+            if allowed:
+                assert len(answer.content) > 100
+
+
+@pytest.mark.parametrize(("role", "state"), CELLS, ids=IDS)
 def test_the_viz_shows_what_its_user_may_see(site: Site, role: str, state: State) -> None:
     from tests.integration.test_viz_client import _callback
 
@@ -222,6 +248,38 @@ def test_the_viz_shows_what_its_user_may_see(site: Site, role: str, state: State
     )
     offered = [o["value"] for o in answer["dataset"]["options"]]
     assert (state.dataset in offered) is sees(role, state), offered
+    if state.name != "derived list":
+        return
+    # The plot page's event lists: offered, and shaded, by what their product shows.
+    cookies = {"socstack_token": site.tokens[user]} if user else None
+    picker = _callback(
+        site.base,
+        "eventlists.options",
+        [{"id": "url", "property": "pathname", "value": "/viz/"}],
+        cookies=cookies,
+    )
+    offered = [o["value"] for o in picker["eventlists"]["options"]]
+    assert (state.dataset in offered) is sees(role, state), offered
+    view = View(f"{site.base}/hapi", [Panel("demo_pls_l2", "density")], "2025-01-01", "2025-01-03")
+    shaded = _callback(
+        site.base,
+        "..graph.figure@",
+        [
+            {"id": "view", "property": "data", "value": view.as_dict()},
+            {"id": "eventlists", "property": "value", "value": [state.dataset]},
+        ],
+        state=[
+            {"id": "eventlists", "property": "options", "value": []},
+            {"id": "home", "property": "data", "value": None},
+        ],
+        cookies=cookies,
+    )
+    message = shaded["events-message"]
+    if sees(role, state):
+        assert message["hidden"] is True and shaded["event-rows"]["data"], message
+    else:
+        assert message["hidden"] is False and "HTTP 404" in message["children"], message
+        assert shaded["event-rows"]["data"] == []
 
 
 IDENTITIES = ["anonymous", "mag", "pls", "ops", "root"]
@@ -234,9 +292,13 @@ def test_upload_jobs_reprocess_metrics_and_audit(site: Site, user: str, tmp_path
         # door: the status for anonymous, mag, pls, ops, root
         "upload mag_l0": {"anonymous": 401, "mag": 201, "pls": 403, "ops": 201, "root": 201},
         "jobs": {"anonymous": 401, "mag": 200, "pls": 200, "ops": 200, "root": 200},
+        "harvest": {"anonymous": 401, "mag": 200, "pls": 200, "ops": 200, "root": 200},
         "reprocess": {"anonymous": 401, "mag": 403, "pls": 403, "ops": 202, "root": 202},
         "metrics": {"anonymous": 401, "mag": 403, "pls": 403, "ops": 200, "root": 200},
         "audit": {"anonymous": 401, "mag": 403, "pls": 403, "ops": 403, "root": 200},
+        # Mining: a catalog upload and a similarity search need scope run.
+        "upload catalog": {"anonymous": 401, "mag": 403, "pls": 403, "ops": 201, "root": 201},
+        "search": {"anonymous": 401, "mag": 403, "pls": 403, "ops": 202, "root": 202},
     }
     with httpx.Client(base_url=site.base, headers=headers(site, who), timeout=60) as http:
         day = {"mag": 5, "pls": 6, "ops": 7, "root": 8}.get(user, 9)
@@ -247,10 +309,32 @@ def test_upload_jobs_reprocess_metrics_and_audit(site: Site, user: str, tmp_path
         allowed_upload = expected["upload mag_l0"][user] == 201
         assert upload.status_code == (422 if allowed_upload else expected["upload mag_l0"][user])
         assert http.get("/api/jobs").status_code == expected["jobs"][user]
+        assert http.get("/api/harvest").status_code == expected["harvest"][user]
         body = {"mission": "demo", "start": "2025-01-01", "stop": "2025-01-01"}
         assert http.post("/api/reprocess", json=body).status_code == expected["reprocess"][user]
         assert http.get("/metrics").status_code == expected["metrics"][user]
         assert http.get("/api/audit").status_code == expected["audit"][user]
+        catalog = b"start,stop\n2025-01-01T00:00:00Z,2025-01-01T01:00:00Z\n"
+        made = http.post("/api/eventlists", files={"file": ("c.csv", catalog)})
+        assert made.status_code == expected["upload catalog"][user], made.text
+        search = {
+            "dataset": "demo_mag_l2_1s",
+            "parameters": ["B_mag"],
+            "query_start": "2025-01-01T10:00:00Z",
+            "query_stop": "2025-01-01T10:10:00Z",
+        }
+        found = http.post("/api/eventlists/similar", json=search)
+        assert found.status_code == expected["search"][user], found.text
+        if made.status_code == 201:  # an upload is its owner's and the operators'
+            url = f"{site.base}/api/eventlists/{made.json()['id']}"
+            seen = {
+                u: httpx.get(
+                    url, headers=headers(site, None if u == "anonymous" else u)
+                ).status_code
+                for u in IDENTITIES
+            }
+            owner = {"anonymous": 404, "mag": 404, "pls": 404, "ops": 200, "root": 200}
+            assert seen == {**owner, user: 200}
 
 
 def test_a_second_approval_opens_the_data_at_the_next_request(site: Site) -> None:

@@ -189,9 +189,10 @@ def test_invalid_queries_are_4xx_with_a_message(client: TestClient, query: str, 
     assert field in response.json()["detail"]
 
 
-DEMO_LEVELS = ["anc", "l0", "l1a", "l1b", "l2", "ql"]
+DEMO_LEVELS = ["anc", "l0", "l1a", "l1b", "l2", "l3", "ql"]
 DEMO_RULES = ["mag_l1a", "mag_l1b", "mag_l2", "mag_l2_1m", "mag_ql"]
 DEMO_RULES += ["pls_l1a", "pls_l1b", "pls_l2", "pls_ql", "sw_l2"]
+DEMO_RULES = sorted([*DEMO_RULES, "shocks", "dense_plasma", "speed_changes"])
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,10 @@ SEEN = {
     # Made from mag_l2 (public) and pls_l2 (embargoed): its team is demo:sw, so the
     # magnetometer team sees only what is public of it, which the plasma input closes.
     "sw_l2": PLS,
+    # The detectors' event lists: public by their level, held to their inputs like sw_l2.
+    "sw_l3_shocks": PLS,
+    "pls_l3_dense": PLS,
+    "pls_l3_speedchanges": PLS,
 }
 DAY1, DAY2 = "2025-01-01", "2025-01-02"
 #: After the magnetometer team unreleases its level 2 of the first day.
@@ -107,6 +111,7 @@ UNRELEASED_DAY1 = {
     "mag_l2_1m": MAG,  # made from it, closed with it
     "mag_ql": MAG,
     "sw_l2": STAFF,  # now held to both inputs: neither team sees all of it
+    "sw_l3_shocks": STAFF,
 }
 
 
@@ -317,7 +322,7 @@ def refused(response: httpx.Response, who: str, what: str = "") -> None:
 def check_files(center: Center, *, unreleased: bool) -> None:
     """Every file door, for every person and every file, against the table."""
     files = center.files()
-    assert len(files) == 26
+    assert len(files) == 26 + 6, "two days of ten rules, and three detectors"
     public = {n for p, d, n in files if "anonymous" in expected(p, d, unreleased=unreleased)}
     for who in PEOPLE:
         listing = center.ask(who, "GET", "/api/files?limit=10000")
@@ -501,7 +506,7 @@ def test_jobs_are_the_missions_teams_and_running_them_the_operators(
         for job in jobs:
             if job.id in failed:
                 job.status = JobStatus.FAILED
-    assert len(demo) == 20 and pipetest
+    assert len(demo) == 20 + 12 and pipetest  # the detectors: 6 run, 6 waiting for neighbours
 
     def listed(who: str, query: str = "") -> set[int]:
         answer = center.ask(who, "GET", f"/api/jobs?limit=1000{query}")

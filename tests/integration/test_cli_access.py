@@ -81,7 +81,8 @@ def test_an_early_release_from_the_command_line(migrated: Path, tmp_path: Path) 
     shutil.copytree(DEMO_MISSION, mission)
     text = (mission / "mission.yaml").read_text()
     text = text.replace(
-        "- {levels: [l2, ql], public: always}", "- {levels: [l2], public: release, latency: P30D}"
+        "- {levels: [l2, l3, ql], public: always}",
+        "- {levels: [l2], public: release, latency: P30D}",
     )
     (mission / "mission.yaml").write_text(text)
     env = {"SOC_MISSIONS": str(mission)}

@@ -9,8 +9,9 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -23,7 +24,7 @@ from socstack.formats.cdf import read_variables
 from socstack.hapi.app import create_app
 from socstack.mission.model import Mission
 from socstack.runtime import Runtime
-from socstack.times import format_times, parse_time
+from socstack.times import format_times, parse_time, parse_time_any
 from tests.conftest import explicit_settings
 
 MAG = "demo_mag_l2_1s"
@@ -51,6 +52,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class Threaded:
+    """An ASGI app served by uvicorn in a thread on a loopback port."""
+
+    def __init__(self, app: ASGIApp, port: int, **config: object):
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, port=port, log_config=None, lifespan="off", **config)
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self, what: str) -> None:
+        """Serve, and return once the server listens."""
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, f"{what} did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
 class LiveServer:
     """uvicorn in a thread, for clients that need real HTTP (hapiclient, aborted streams)."""
 
@@ -59,10 +82,7 @@ class LiveServer:
         self.base = f"http://127.0.0.1:{self.port}"
         self.runtime = Runtime(explicit_settings(folder, **overrides))
         self.app = self.build(self.runtime)
-        self.server = uvicorn.Server(
-            uvicorn.Config(self.app, port=self.port, log_config=None, lifespan="off")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.served = Threaded(self.app, self.port)
 
     def build(self, runtime: Runtime) -> ASGIApp:
         """The app served: the HAPI server alone."""
@@ -73,16 +93,11 @@ class LiveServer:
         return f"{self.base}/hapi"
 
     def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.02)
+        self.served.start("server")
         return self.hapi
 
     def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.served.stop()
         self.runtime.close()
 
 
@@ -169,6 +184,12 @@ def test_about_capabilities_and_landing(client: TestClient) -> None:
     assert client.get("/hapi/capabilities").json()["outputFormats"] == ["csv", "binary", "json"]
     about = client.get("/hapi/about").json()
     assert about["HAPI"] == "3.3" and about["id"] == "socstack"
+    assert "contactID" not in about and "serverCitation" not in about  # none given
+    # dataTest: a request anyone can make, which answers with records
+    query = about["dataTest"]["query"]
+    assert set(query) == {"dataset", "start", "stop", "parameters"}
+    test = client.get("/hapi/data", params=query)
+    assert test.status_code == 200 and len(test.text.splitlines()) > 0, test.text
     page = client.get("/hapi")
     assert page.headers["content-type"].startswith("text/html")
     for dataset in DATASETS:
@@ -196,6 +217,14 @@ STATUS_CASES = [
     (f"/hapi/data?dataset={MAG}&start=2025-01-02&stop=2025-01-01", 400, 1404),
     (f"/hapi/data?dataset={MAG}&start=2024-12-31&stop=2025-01-02", 400, 1405),
     (f"/hapi/data?dataset={MAG}&start=2025-01-01&stop=2025-01-04", 400, 1405),
+    # valid times beyond 64-bit nanoseconds are outside the coverage, not bad syntax
+    (f"/hapi/data?dataset={MAG}&start=2025-01-01&stop=2999-01-01Z", 400, 1408),
+    (f"/hapi/data?dataset={MAG}&start=2999-01-01Z&stop=2999-01-02Z", 400, 1405),
+    (f"/hapi/data?dataset={MAG}&start=1600-001Z&stop=1600-002Z", 400, 1405),
+    (f"/hapi/data?dataset={MAG}&start=0000-01-01Z&stop=2025-01-02", 400, 1402),
+    (f"/hapi/data?dataset={MAG}&start=2025-01-01&stop=2999-02-30Z", 400, 1403),
+    # longer than the dataset's maxRequestDuration (P366D), inside or not: 1408
+    (f"/hapi/data?dataset={MAG}&start=2024-01-01&stop=2025-01-02", 400, 1408),
     ("/hapi/info?dataset=nothing_here", 404, 1406),
     (f"/hapi/data?dataset=nothing_here&{SPAN}", 404, 1406),
     (f"/hapi/info?dataset={MAG}&parameters=Bz", 404, 1407),
@@ -439,13 +468,18 @@ def test_no_data_is_http_200_status_1201(client: TestClient, fmt: str) -> None:
         "/hapi/catalog",
         f"/hapi/info?dataset={MAG}",
         f"/hapi/data?dataset={MAG}&{SPAN}",
+        f"/hapi/data?dataset={MAG}&{SPAN}&format=binary&include=header",
+        f"/hapi/data?dataset={MAG}&start=2025-01-01T00:00:00.5Z&stop=2025-01-01T00:00:00.6Z",
     ],
 )
-def test_head_answers_like_get_without_a_body(client: TestClient, path: str) -> None:
-    get, head = client.get(path), client.head(path)
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+def test_head_answers_like_get_without_a_body(client: TestClient, path: str, encoding: str) -> None:
+    asked = {"Accept-Encoding": encoding}
+    get, head = client.get(path, headers=asked), client.head(path, headers=asked)
     assert head.status_code == get.status_code == 200
     assert head.content == b""
-    assert head.headers["content-type"] == get.headers["content-type"]
+    # every header GET sends, as GET sends it: a document's length, a stream's none
+    assert dict(head.headers) == dict(get.headers)
     assert head.headers["access-control-allow-origin"] == "*"
 
 
@@ -627,3 +661,127 @@ def test_time_parsing_table() -> None:
     assert parse_time("2025-03-04T05:06:07.123456789Z") == ns("2025-03-04T05:06:07.123456789")
     assert parse_time("2025-063T05:06:07.1Z") == ns("2025-03-04T05:06:07.1")
     assert parse_time("2024-060") == ns("2024-02-29")
+    # beyond 64-bit nanoseconds: refused by parse_time, exact in parse_time_any
+    for text in ("2999-01-01Z", "1600-001T12:00Z", "0001-01-01", "9999-12-31T23:59:59.999999999Z"):
+        with pytest.raises(ValueError, match=r"1678\.\.2261"):
+            parse_time(text)
+    day = 86_400 * 10**9
+    assert parse_time_any("2999-01-01Z") == (dt.date(2999, 1, 1) - dt.date(1970, 1, 1)).days * day
+    assert parse_time_any("1600-061T12Z") == (
+        (dt.date(1600, 3, 1) - dt.date(1970, 1, 1)).days * day + 12 * 3600 * 10**9
+    )
+    for text in ("1678-01-01", "2261-12-31T23:59:59.999999999Z", "2025-063T05:06:07.1Z"):
+        assert parse_time_any(text) == parse_time(text)
+    with pytest.raises(ValueError, match=r"1678\.\.2261"):
+        parse_time("2261-12-31T24:00Z")  # the first instant of 2262
+    for bad, says in (("0000-01-01", "year 0000"), ("2999-02-29", "day 29"), ("1900-366", "366")):
+        with pytest.raises(ValueError, match=says):
+            parse_time_any(bad)
+
+
+def test_an_unexpected_error_is_1500_with_cors(
+    processed_archive: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from socstack.hapi.source import ArchiveSource
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(ArchiveSource, "records", broken)
+    with client_for(processed_archive) as local:
+        response = local.get(f"/hapi/data?dataset={MAG}&start=2025-01-01&stop=2025-01-01T01:00Z")
+    assert status_of(response) == (500, 1500)
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "a defect" not in response.text and "Traceback" not in response.text
+    assert any("a defect" in (r.exc_text or "") for r in caplog.records), "logged, with why"
+
+
+def test_about_says_whose_server_it_is(processed_archive: Path) -> None:
+    given = {
+        "hapi_id": "mymission-soc",
+        "hapi_title": "MyMission science data center",
+        "hapi_contact": "soc@mymission.example",
+        "hapi_contact_id": "https://orcid.org/0000-0002-1825-0097",
+        "hapi_server_citation": "MyMission SOC (2026), doi:10.5281/zenodo.0000000",
+    }
+    with client_for(processed_archive, **given) as local:
+        about = local.get("/hapi/about").json()
+    assert about["id"] == "mymission-soc" and about["title"] == given["hapi_title"]
+    assert about["contact"] == given["hapi_contact"]
+    assert about["contactID"] == given["hapi_contact_id"]
+    assert about["serverCitation"] == given["hapi_server_citation"]
+
+
+def _edited_demo(tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    from tests.unit.test_mission_detectors import _mission_with
+
+    return _mission_with(tmp_path, edit)
+
+
+def test_info_carries_the_datasets_citation_license_and_time_stamps(
+    processed_archive: Path, tmp_path: Path
+) -> None:
+    given = {
+        "contact_id": "https://orcid.org/0000-0002-1825-0097",
+        "dataset_citation": "Demo team (2026), the demo magnetometer, doi:10.0000/demo",
+        "license_url": "https://creativecommons.org/licenses/by/4.0/",
+        "resource_id": "spase://Demo/NumericalData/MAG/PT1S",
+        "creation_date": "2025-01-03T00:00:00Z",
+        "note": ["Calibrated with the 2025-01 offsets."],
+        "warning": ["Spin-tone residuals near 0.05 Hz."],
+        "units_schema": "udunits2",
+        "coordinate_system_schema": "spase2.4.1",
+        "time_stamp_location": "center",
+    }
+
+    def edit(config: dict[str, Any]) -> None:
+        config["datasets"][MAG].update(given)
+        config["datasets"][PLS]["time_description"] = "Start of the 4 s sweep"
+        # bins given by their ranges alone: HAPI's centers null
+        eflux = next(p for p in config["datasets"][PLS]["parameters"] if p["name"] == "eflux")
+        eflux["bins"][0].pop("centers_variable")
+
+    folder = _edited_demo(tmp_path, edit)
+    with client_for(processed_archive, missions=[folder]) as local:
+        mag = local.get(f"/hapi/info?dataset={MAG}").json()
+        pls = local.get(f"/hapi/info?dataset={PLS}").json()
+    hapi_names = {
+        "contact_id": "contactID",
+        "dataset_citation": "datasetCitation",
+        "license_url": "licenseURL",
+        "resource_id": "resourceID",
+        "creation_date": "creationDate",
+        "note": "note",
+        "warning": "warning",
+        "units_schema": "unitsSchema",
+        "coordinate_system_schema": "coordinateSystemSchema",
+        "time_stamp_location": "timeStampLocation",
+    }
+    assert {hapi_names[k]: mag[hapi_names[k]] for k in given} == {
+        hapi_names[k]: v for k, v in given.items()
+    }
+    assert mag["parameters"][0]["description"] == "Middle of the sample interval"
+    assert pls["timeStampLocation"] == "begin" and "datasetCitation" not in pls
+    assert pls["parameters"][0]["description"] == "Start of the 4 s sweep"
+    eflux = next(p for p in pls["parameters"] if p["name"] == "eflux")
+    assert eflux["bins"][0]["centers"] is None and len(eflux["bins"][0]["ranges"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda d: d[MAG]["parameters"][0].update(units=["nT", "nT"]), "units has 2 values"),
+        (lambda d: d[MAG]["parameters"][0].update(label=["x", "y"]), "label has 2 values"),
+        (lambda d: d[MAG].update(creation_date="last week"), "not a HAPI time"),
+        (lambda d: d[MAG].update(time_stamp_location="middle"), "'begin', 'center'"),
+    ],
+)
+def test_a_datasets_metadata_mistake_fails_at_load(
+    tmp_path: Path, edit: Callable[[dict[str, Any]], None], says: str
+) -> None:
+    from socstack._exceptions import ConfigError
+    from socstack.mission import load_mission
+
+    folder = _edited_demo(tmp_path, lambda config: edit(config["datasets"]))
+    with pytest.raises(ConfigError, match=says):
+        load_mission(folder)

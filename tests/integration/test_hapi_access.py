@@ -40,6 +40,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from socstack.access import ANONYMOUS, Identity
+from socstack.access import releases as releases_module
+from socstack.access import service as service_module
 from socstack.access.intervals import ALL, NONE, Intervals, intersect, ns, subtract, union
 from socstack.access.redact import RedactTokens
 from socstack.catalog.accounts import ReleaseKind
@@ -70,14 +72,31 @@ HOUR = 3_600 * 1_000_000_000
 DAY1 = parse_time("2025-01-01T00:00:00Z")
 DAY2 = parse_time("2025-01-02T00:00:00Z")
 DAY3 = parse_time("2025-01-03T00:00:00Z")
-# The embargo's latency: the boundary falls on 2025-01-02, at the time of day it is now.
-LATENCY_DAYS = (dt.datetime.now(dt.UTC).date() - dt.date(2025, 1, 2)).days
+# The embargo's latency: the boundary falls on 2025-01-02 at noon by the access rule's
+# clock, which reads noon today when this module loads and runs on with the wall clock
+# (at the wall clock's own time of day, a run after 23:00 would see hour 23 both sides).
+_WALL = dt.datetime.now(dt.UTC)
+_SHIFT = dt.datetime.combine(_WALL.date(), dt.time(12), dt.UTC) - _WALL
+LATENCY_DAYS = (_WALL.date() - dt.date(2025, 1, 2)).days
 UNRELEASED_RANGE = (DAY1 + 6 * HOUR, DAY1 + 12 * HOUR)
+
+
+def clock() -> dt.datetime:
+    """The access rule's now in this module: the wall clock, shifted to start at noon."""
+    return dt.datetime.now(dt.UTC) + _SHIFT
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _noon_clock() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service_module, "utcnow", clock)
+        patch.setattr(releases_module, "utcnow", clock)
+        yield
 
 
 def boundary() -> int:
     """Where the embargo ends, now (it moves on as the test runs)."""
-    return ns(dt.datetime.now(dt.UTC) - dt.timedelta(days=LATENCY_DAYS))
+    return ns(clock() - dt.timedelta(days=LATENCY_DAYS))
 
 
 def _dt(value: int) -> dt.datetime:

@@ -16,9 +16,8 @@ from sqlalchemy import select
 
 from socstack.catalog.models import Event, File, FileSource, FileStatus, Job, JobStatus
 from socstack.config import Settings, get_settings
-from socstack.pipeline.jobs import execute_job
-from socstack.pipeline.planner import Planner
 from socstack.runtime import Runtime
+from tests.conftest import drain
 
 WINDTEST = Path(__file__).resolve().parent.parent / "data" / "missions" / "windtest"
 D = {n: dt.date(2025, 6, n) for n in range(1, 31)}
@@ -46,19 +45,6 @@ def deliver(runtime: Runtime, name: str, content: str = "value\n1.0\n") -> str:
 def raw(runtime: Runtime, *days: int) -> None:
     for n in days:
         deliver(runtime, f"windtest_a_l0_raw_{D[n]:%Y%m%d}_v1.0.0.csv")
-
-
-def drain(runtime: Runtime) -> None:
-    """Plan every event and run every queued job, as planner and workers would, until idle."""
-    planner = Planner(runtime)
-    while True:
-        planned = planner.plan_events()
-        with runtime.catalog.session() as session:
-            queued = list(session.scalars(select(Job.id).where(Job.status == JobStatus.QUEUED)))
-        for job_id in queued:
-            execute_job(runtime, job_id, worker="test")
-        if not planned and not queued:
-            return
 
 
 def job(runtime: Runtime, rule: str, day: dt.date) -> Job | None:

@@ -329,7 +329,11 @@ def test_a_notebook_rule_runs_on_arrival_and_again_on_a_new_input_version(stack:
     second = deliver("1.0.1", "value\n5\n")
     stack.wait(lambda: stack.archived("daily").get(DAY.isoformat()) == "1.0.1", "daily v1.0.1")
     assert total("1.0.1") == (5.0, [second])
-    assert [j.status for j in stack.jobs("sums")] == [JobStatus.SUCCEEDED] * 2
+    # The output is archived before its job is marked done: wait for that, not the file.
+    stack.wait(
+        lambda: [j.status for j in stack.jobs("sums")] == [JobStatus.SUCCEEDED] * 2,
+        "both runs of sums succeeded",
+    )
 
 
 def test_a_notebook_rule_is_checked_at_load(tmp_path: Path) -> None:
@@ -354,7 +358,7 @@ def test_a_notebook_rule_is_checked_at_load(tmp_path: Path) -> None:
         "    notebook: notebooks/rule_daily.ipynb\n    function: a.b:c\n",
     )
     (folder / "mission.yaml").write_text(both)
-    with pytest.raises(ConfigError, match="give either a function or a notebook"):
+    with pytest.raises(ConfigError, match="give one of a function, a notebook or a detector"):
         load_missions([folder])
 
 

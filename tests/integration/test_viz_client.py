@@ -245,7 +245,8 @@ def _callback(
     ]
     body = {
         "output": spec["output"],
-        "outputs": outputs,
+        # a callback of one output is sent that output, not a list of one
+        "outputs": outputs if spec["output"].startswith("..") else outputs[0],
         "inputs": inputs,
         "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs],
         "state": state or [],

@@ -69,3 +69,33 @@ def test_bad_settings_name_the_variable(
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError, match=variable):
         get_settings()
+
+
+def test_every_queue_but_analysis_is_a_default_workers() -> None:
+    """A rule loads only on a queue of SOC_QUEUES: by default every queue Celery declares
+    but ``analysis`` (which `socstack up` adds when the analysis extra is installed)."""
+    from socstack.config import DEFAULT_QUEUES
+    from socstack.pipeline.celery_app import QUEUES
+
+    assert set(QUEUES) - {"analysis"} == set(DEFAULT_QUEUES)
+    assert "mining" in DEFAULT_QUEUES
+    assert get_settings().queues == list(DEFAULT_QUEUES)
+
+
+def test_the_embedded_worker_takes_every_default_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`socstack up`'s one worker takes the mining queue too: no rule waits for ever."""
+    from socstack import up
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(up.subprocess, "Popen", lambda command, **_: started.append(command))
+    settings = get_settings()
+    up._start_worker(settings)
+    (command,) = started
+    assert command[1:4] == ["-m", "socstack", "worker"]
+    taken = (
+        command[command.index("--queues") + 1].split(",")
+        if "--queues" in command
+        else settings.queues  # `socstack worker` with no --queues takes SOC_QUEUES
+    )
+    assert set(settings.queues) <= set(taken)
+    assert "mining" in taken

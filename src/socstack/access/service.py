@@ -202,6 +202,35 @@ class Access:
             return self._upload(identity, spec, product)
         return self._simple(identity, action, spec, product)
 
+    def may_read_every(self, identity: Identity, names: list[str]) -> bool:
+        """Whether ``identity`` may read every one of these archived files, whole.
+
+        What a derived result (a run's outputs, a search's list) may be shown by: what it
+        was made from. A name the catalog no longer holds says nothing, so it refuses.
+        """
+        from sqlalchemy import select
+
+        from socstack.catalog.models import File
+
+        if not names:
+            return False
+        with self.catalog.session() as session:
+            rows = list(session.scalars(select(File).where(File.name.in_(names))))
+        if len(rows) != len(set(names)):
+            return False
+        return all(
+            self.authorize(
+                identity,
+                Action.READ,
+                mission=f.mission,
+                product=f.product,
+                start=f.start,
+                stop=f.stop,
+                whole=True,
+            ).allowed
+            for f in rows
+        )
+
     def _read(
         self,
         identity: Identity,

@@ -22,7 +22,6 @@ import importlib.metadata
 import json
 import logging
 import shutil
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +38,7 @@ from socstack.catalog.models import File, FileSource, FileStatus, Job, JobStatus
 from socstack.catalog.runs import Run
 from socstack.ingest.results import Lineage, Outcome
 from socstack.mission.versions import Version
-from socstack.pipeline.jobs import RUN_RULE
+from socstack.pipeline.jobs import RUN_RULE, on_demand_job
 
 if TYPE_CHECKING:
     from socstack.pipeline.jobs import Claim
@@ -135,22 +134,14 @@ def submit(
             runtime.archive.put(notebook.path, name)
     timeout = runtime.settings.run_timeout
     with runtime.catalog.transaction() as session:
-        job = Job(
+        job = on_demand_job(
             mission=notebook.mission,
             rule=RUN_RULE,
-            partition=uuid.uuid4().hex,
-            dependency_hash=key,
-            status=JobStatus.QUEUED,
-            inputs=[],
-            missing=[],
-            outputs=[],
+            key=key,
             code_version=f"nb-{notebook.sha256[:12]}",
-            quality=1,
             queue=QUEUE,
             timeout=timeout + ARCHIVE_MARGIN,
             reason=f"run of {notebook.name} submitted by {submitter}",
-            attempts=0,
-            queued_at=utcnow(),
         )
         session.add(job)
         session.flush()
@@ -184,26 +175,8 @@ def may_see(runtime: Runtime, identity: Identity, run: Run) -> bool:
         return True
     if not identity.can("read"):
         return False
-    if not run.reads:
-        return False  # nothing says what it was made from: only its submitter sees it
-    from socstack.access import Action
-
-    with runtime.catalog.session() as session:
-        rows = list(session.scalars(select(File).where(File.name.in_(run.reads))))
-    if len(rows) != len(set(run.reads)):
-        return False
-    return all(
-        runtime.access.authorize(
-            identity,
-            Action.READ,
-            mission=f.mission,
-            product=f.product,
-            start=f.start,
-            stop=f.stop,
-            whole=True,
-        ).allowed
-        for f in rows
-    )
+    # nothing said what it was made from (no reads): only its submitter sees it
+    return runtime.access.may_read_every(identity, list(run.reads or []))
 
 
 # -- executing ----------------------------------------------------------------------------------

@@ -27,8 +27,10 @@ from socstack.api import errors
 from socstack.api.deps import requires
 from socstack.api.routes import (
     audit,
+    eventlists,
     events,
     files,
+    harvest,
     health,
     index,
     jobs,
@@ -54,7 +56,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         title="socstack data-center API",
         version=__version__,
         description=(
-            "Files, quarantine, events, jobs, notebook runs, releases, users, tokens and the"
+            "Files, quarantine, events, jobs, notebook runs, event lists, releases, users,"
+            " tokens and the"
             " audit log of a"
             " socstack science operations center. HAPI lives at /hapi. Send a token as"
             " 'Authorization: Bearer <token>' (or HTTP Basic, the token as password):"
@@ -76,6 +79,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         files.router,
         quarantine.router,
         events.router,
+        eventlists.router,
+        harvest.router,
         jobs.router,
         releases.router,
         runs.router,

@@ -9,6 +9,8 @@ from socstack.cli import (  # noqa: F401 - they register commands
     access,
     admin,
     demo,
+    export,
+    harvest,
     ingest,
     pipeline,
     runs,

@@ -150,6 +150,8 @@ def show_config(ctx: click.Context) -> None:
     values["database_url"] = make_url(settings.database_url).render_as_string(hide_password=True)
     if values.get("admin_token"):
         values["admin_token"] = "[set]"  # noqa: S105 - a secret: say that it is set, not what
+    if values.get("peer_tokens"):
+        values["peer_tokens"] = dict.fromkeys(values["peer_tokens"], "[set]")
     for key, value in values.items():
         click.echo(
             f"SOC_{key.upper()}={value if not isinstance(value, list) else os.pathsep.join(value)}"

@@ -22,6 +22,7 @@ from socstack.client import chunked
 from socstack.client.api import NO_TOKEN, Api, Runs, refusal
 from socstack.client.assemble import empty_table, parameters_of, to_dataset
 from socstack.client.direct import DirectTransport
+from socstack.client.eventlists import EventLists
 from socstack.client.hapi import HapiClientError, with_bin_parameters
 from socstack.client.remote import HapiTransport
 from socstack.config import Settings, get_settings
@@ -139,6 +140,7 @@ class Client:
                 raise ClientError(str(exc)) from exc
         self._api: Api | None = None
         self.runs = Runs(self._rest)
+        self.eventlists = EventLists(self._rest)
 
     @classmethod
     def direct(cls, runtime: Runtime | None = None, token: str | None = None) -> Client:

@@ -50,7 +50,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from socstack._exceptions import AccessError
-from socstack.access import Action, Identity
+from socstack.access import ANONYMOUS, Action, Identity
 from socstack.access.credentials import COOKIE
 from socstack.access.http import identity_of, refusal_headers, status_of
 from socstack.access.intervals import ALL, NONE, Intervals, intersect
@@ -70,7 +70,7 @@ from socstack.hapi.metadata import (
 from socstack.hapi.source import ArchiveSource, HapiSource
 from socstack.hapi.status import HAPI_VERSION, HapiError, HapiStatus
 from socstack.runtime import Runtime
-from socstack.times import duration_ns, parse_time
+from socstack.times import duration_ns, parse_time_any
 
 __all__ = ["create_app", "hapi_routes"]
 
@@ -301,12 +301,13 @@ class _Handlers:
             raise HapiError(HapiStatus.BAD_REQUEST, "the start parameter is required")
         if not stop_text:
             raise HapiError(HapiStatus.BAD_REQUEST, "the stop parameter is required")
+        # Any valid time (2999-01-01Z too): outside the coverage is 1405, not a syntax error.
         try:
-            start = parse_time(start_text)
+            start = parse_time_any(start_text)
         except ValueError as exc:
             raise HapiError(HapiStatus.BAD_START, str(exc)) from None
         try:
-            stop = parse_time(stop_text)
+            stop = parse_time_any(stop_text)
         except ValueError as exc:
             raise HapiError(HapiStatus.BAD_STOP, str(exc)) from None
         if start >= stop:
@@ -344,7 +345,32 @@ class _Handlers:
         self._query(request, "about")
         if _not_modified(request, self.started):
             return _not_modified_response(self.started)
-        return _json(about(self.base_url(), self.runtime.settings.hapi_contact), self.started)
+        document = about(self.runtime.settings, self.base_url())
+        test = self._data_test()
+        if test is not None:
+            document["dataTest"] = test
+        return _json(document, self.started)
+
+    def _data_test(self) -> dict[str, Any] | None:
+        """A request anyone can make to see that the server works (HAPI 3.3 ``dataTest``).
+
+        The first public dataset's sample range, in its first parameter.
+        """
+        for dataset in self.source.datasets():
+            seen = self._seen(ANONYMOUS, dataset)
+            coverage = self.source.coverage(dataset, seen) if seen else None
+            if coverage is None or not dataset.parameters:
+                continue
+            return {
+                "name": f"a sample of {dataset.id}",
+                "query": {
+                    "dataset": dataset.id,
+                    "start": iso(coverage.sample_start),
+                    "stop": iso(coverage.sample_stop),
+                    "parameters": dataset.parameters[0].name,
+                },
+            }
+        return None
 
     def capabilities(self, request: Request) -> Response:
         self._identity(request)
@@ -410,16 +436,18 @@ class _Handlers:
         if include not in (None, "header"):
             raise HapiError(HapiStatus.BAD_INCLUDE, "the only include value is header")
         coverage = self._described(identity, shown)
-        if start < coverage.start or stop > coverage.stop:
-            raise HapiError(
-                HapiStatus.OUTSIDE_RANGE,
-                f"{dataset.id} covers {iso(coverage.start)} to {iso(coverage.stop)}",
-            )
+        # Too long first: otherwise a request longer than the limit is nearly always
+        # outside a coverage shorter than it too, and 1408 is never said.
         limit = duration_ns(dataset.config.max_request_duration or "")
         if limit is not None and stop - start > limit:
             raise HapiError(
                 HapiStatus.TOO_MUCH,
                 f"ask for at most {dataset.config.max_request_duration} at a time",
+            )
+        if start < coverage.start or stop > coverage.stop:
+            raise HapiError(
+                HapiStatus.OUTSIDE_RANGE,
+                f"{dataset.id} covers {iso(coverage.start)} to {iso(coverage.stop)}",
             )
         window = intersect(shown.seen, ((start, stop),))
         modified = self._modified(
@@ -432,8 +460,6 @@ class _Handlers:
         headers = {"Last-Modified": _http_date(modified)} if modified else {}
         if modified and _not_modified(request, modified):
             return Response(status_code=304, headers=headers)
-        if request.method == "HEAD":
-            return Response(status_code=200, media_type=media_type(fmt), headers=headers)
         info = self._info(shown, coverage, chosen)
         encoder = Encoder(dataset, chosen, fmt)
         blocks = self.source.records(dataset, chosen, start, stop, shown.seen)
@@ -445,6 +471,10 @@ class _Handlers:
             else:
                 body = encoder.header({"HAPI": HAPI_VERSION, **empty}) if include else b""
             return Response(body, media_type=media_type(fmt), headers=headers)
+        if request.method == "HEAD":
+            # The headers GET sends (a stream: chunked, gzipped when asked), without
+            # reading more than the first block to know there is data at all.
+            return StreamingResponse(iter([b""]), media_type=media_type(fmt), headers=headers)
         document = {"HAPI": HAPI_VERSION, "status": HapiStatus.OK.body(), **info}
         stream = _stream(encoder, first, blocks, document if (include or fmt == "json") else None)
         return StreamingResponse(stream, media_type=media_type(fmt), headers=headers)
@@ -481,7 +511,9 @@ _COOKIE = COOKIE.encode() + b"="
 
 
 class _HapiEdges:
-    """ASGI middleware: CORS and cache headers on every response; 301 for trailing slashes.
+    """ASGI middleware: CORS and cache headers on every response, 500s too; 301s.
+
+    A path with a trailing slash is redirected to the one without.
 
     ``OPTIONS`` is a CORS preflight: GET and HEAD from any origin, with an
     ``Authorization`` header (a script's token). Never ``Allow-Credentials``: a browser
@@ -514,7 +546,25 @@ class _HapiEdges:
             response = RedirectResponse(target, status_code=301)
             await self._with_cors(response, scope, receive, send, private)
             return
-        await self._with_cors(self.app, scope, receive, send, private)
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._with_cors(self.app, scope, receive, tracked, private)
+        except Exception:
+            # Starlette answers an unexpected error outside every middleware, so its 500
+            # would lack CORS (a page's script could not read even the status): answer
+            # it here, unless the response has begun (then the stream is cut, as HAPI
+            # allows, and the server's handler logs it).
+            if started:
+                raise
+            logger.exception("HAPI request failed: %s %s", scope["method"], path)
+            failed = _error(HapiStatus.INTERNAL, "the server log has the details")
+            await self._with_cors(failed, scope, receive, send, private)
 
     @staticmethod
     async def _with_cors(

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from socstack.hapi.metadata import HapiDataset, HapiParameter
@@ -132,15 +133,11 @@ class Encoder:
         sink = io.StringIO()
         writer = csv.writer(sink, lineterminator="\n")
         times = format_times(block.times, self.digits)
-        columns = [as_columns(p, block.values[p.name]) for p in self.parameters]
+        columns = [_csv_cells(p, as_columns(p, block.values[p.name])) for p in self.parameters]
         for i in range(len(block)):
             row: list[Any] = [times[i].decode()]
-            for p, values in zip(self.parameters, columns, strict=True):
-                for value in values[i]:
-                    if p.type in ("string", "isotime"):
-                        row.append(bytes(value).rstrip(b"\0").decode("utf-8", "replace"))
-                    else:
-                        row.append(_csv_number(p, value))
+            for cells in columns:
+                row.extend(cells[i])
             writer.writerow(row)
         return sink.getvalue().encode()
 
@@ -160,11 +157,20 @@ class Encoder:
         return (prefix + text).encode()
 
 
-def _csv_number(parameter: HapiParameter, value: Any) -> str | int:
-    if parameter.type != "double":
-        return int(value)
-    number = float(value)
-    return "NaN" if math.isnan(number) else repr(number)
+def _csv_cells(parameter: HapiParameter, columns: np.ndarray) -> list[list[str]]:
+    """A parameter's CSV cells per record, numbers written as the Arrow path writes them.
+
+    A dataset with a string or isotime parameter is written here, one of numbers only
+    by Arrow; a number is spelled the same both ways (``11140``, not ``11140.0``), so a
+    request for one parameter gives the same text as a request for all of them.
+    """
+    if parameter.type in ("string", "isotime"):
+        return [[bytes(v).rstrip(b"\0").decode("utf-8", "replace") for v in row] for row in columns]
+    texts = [
+        pc.cast(pa.array(np.ascontiguousarray(columns[:, k])), pa.string()).to_pylist()
+        for k in range(columns.shape[1])
+    ]
+    return [["NaN" if t == "nan" else t for t in cells] for cells in zip(*texts, strict=True)]
 
 
 def _json_value(parameter: HapiParameter, value: Any) -> Any:

@@ -11,14 +11,26 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from socstack import __version__
 from socstack.hapi.status import HAPI_VERSION
+from socstack.mission.datasets import STOP_TIME
 from socstack.mission.model import Bins, Dataset, Mission, Parameter, Product
 from socstack.times import format_time, time_length
+
+if TYPE_CHECKING:
+    from socstack.config import Settings
+
+#: The Time parameter's description, by where in its sample interval the stamp is.
+_STAMP_DESCRIPTIONS = {
+    "begin": "Start of the sample interval",
+    "center": "Middle of the sample interval",
+    "end": "End of the sample interval",
+    "other": "Time of the sample (see the dataset's description for where in its interval)",
+}
 
 __all__ = ["Coverage", "HapiDataset", "HapiParameter", "build_dataset", "iso"]
 
@@ -95,7 +107,12 @@ class HapiDataset:
             "units": "UTC",
             "fill": None,
             "length": time_length(self.time_digits),
-            "description": "Start of the sample interval",
+            "description": self.config.time_description
+            or (
+                "Start of the interval (it ends at stopTime)"
+                if self.config.intervals
+                else _STAMP_DESCRIPTIONS[self.config.time_stamp_location]
+            ),
         }
 
     @property
@@ -124,7 +141,7 @@ class HapiDataset:
             "stopDate": iso(coverage.stop),
             "sampleStartDate": iso(coverage.sample_start),
             "sampleStopDate": iso(coverage.sample_stop),
-            "timeStampLocation": "begin",
+            "timeStampLocation": "begin" if config.intervals else config.time_stamp_location,
             "description": config.description or product.description or product.title,
             "modificationDate": iso(coverage.modified),
         }
@@ -133,6 +150,15 @@ class HapiDataset:
             "maxRequestDuration": config.max_request_duration,
             "resourceURL": config.resource_url,
             "contact": config.contact,
+            "contactID": config.contact_id,
+            "datasetCitation": config.dataset_citation,
+            "licenseURL": config.license_url,
+            "resourceID": config.resource_id,
+            "creationDate": config.creation_date,
+            "note": config.note,
+            "warning": config.warning,
+            "unitsSchema": config.units_schema,
+            "coordinateSystemSchema": config.coordinate_system_schema,
             "provenance": config.provenance or _provenance(self),
         }
         out.update({k: v for k, v in optional.items() if v})
@@ -147,6 +173,11 @@ class HapiDataset:
             "files": coverage.files,
             "server": f"socstack {__version__}",
         }
+        if config.intervals:
+            # HAPI's proposed interval-based records (data-specification#227): until the
+            # specification names the key, it is ours.
+            out["x_socstack"]["intervalBasedRecords"] = True
+            out["x_socstack"]["stopTime"] = STOP_TIME
         summary = self.mission.datasets.get(config.summary or "")
         if summary is not None:
             out["x_socstack"]["summary"] = {
@@ -232,6 +263,8 @@ def _bin(spec: Bins, support: list[str]) -> dict[str, Any]:
             entry[key] = getattr(spec, key)
     if spec.centers is not None:
         entry["centers"] = spec.centers
+    elif not spec.centers_variable:
+        entry["centers"] = None  # HAPI's form for bins given by their ranges alone
     if spec.ranges is not None:
         entry["ranges"] = spec.ranges
     if spec.centers_variable:
@@ -299,15 +332,23 @@ def capabilities() -> dict[str, Any]:
     }
 
 
-def about(public_url: str, contact: str) -> dict[str, Any]:
-    """The about document."""
-    return {
+def about(settings: Settings, public_url: str) -> dict[str, Any]:
+    """The about document, from the deployment's settings (``SOC_HAPI_ID`` and the rest).
+
+    ``contactID`` and ``serverCitation`` are there only when the operator gives them:
+    HAPI means ``contactID`` as a persistent identifier of the contact, not a URL.
+    Where clients reach the server is ``x_url``.
+    """
+    document: dict[str, Any] = {
         "HAPI": HAPI_VERSION,
         "status": {"code": 1200, "message": "OK"},
-        "id": "socstack",
-        "title": "socstack science operations center",
-        "contact": contact,
-        "description": "HAPI server of a socstack science operations center.",
-        "contactID": public_url,
-        "x_server": f"socstack {__version__}",
+        "id": settings.hapi_id,
+        "title": settings.hapi_title,
+        "contact": settings.hapi_contact,
+        "description": f"HAPI server of {settings.hapi_title} (socstack).",
     }
+    if settings.hapi_contact_id:
+        document["contactID"] = settings.hapi_contact_id
+    if settings.hapi_server_citation:
+        document["serverCitation"] = settings.hapi_server_citation
+    return {**document, "x_server": f"socstack {__version__}", "x_url": public_url}

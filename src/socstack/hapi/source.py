@@ -300,7 +300,7 @@ class ArchiveSource:
         self, dataset: HapiDataset, start: int, stop: int, seen: Intervals = ALL
     ) -> dt.datetime | None:
         """The last ingest among the files that hold visible records of [start, stop)."""
-        window = intersect(seen, ((start, stop),))
+        window = intersect(seen, ((start - dataset.config.lookback_ns, stop),))
         if not window:
             return None
         where, exact = self._in_window(dataset, window, seen)
@@ -384,6 +384,44 @@ class ArchiveSource:
                     )
                 yield row, future.result()
 
+    def _intervals(
+        self,
+        dataset: HapiDataset,
+        parameters: list[HapiParameter],
+        start: int,
+        stop: int,
+        seen: Intervals,
+    ) -> Iterator[Block]:
+        """Every interval that overlaps [start, stop), whose start may be seen.
+
+        The files searched reach back ``max_interval`` before the request, for an event
+        that began earlier and is still going on at its start. Records stay in start
+        order: a detector keeps each event in the file of the day it starts.
+        """
+        window = intersect(seen, ((start - dataset.config.lookback_ns, stop),))
+        if not window:
+            return
+        edges = np.array(window, dtype=np.int64).ravel()
+        time_variable = dataset.config.time_variable
+        stop_variable = dataset.parameters[0].variable
+        variables = [time_variable, stop_variable, *dict.fromkeys(p.variable for p in parameters)]
+        for _, data in self._reads(dataset, self._files(dataset, window, seen), variables):
+            times = np.asarray(data[time_variable], dtype="datetime64[ns]").view(np.int64)
+            stops = np.asarray(data[stop_variable], dtype="datetime64[ns]").view(np.int64)
+            inside = np.searchsorted(edges, times, side="right") % 2 == 1
+            keep = np.flatnonzero(inside & _overlapping(times, stops, start, stop))
+            if not len(keep):
+                continue
+            order = keep[np.argsort(times[keep], kind="stable")]
+            columns = {
+                p.name: _per_record(np.asarray(data[p.variable]), p, len(times))[order]
+                for p in parameters
+            }
+            for first in range(0, len(order), BLOCK_RECORDS):
+                last = first + BLOCK_RECORDS
+                values = {name: column[first:last] for name, column in columns.items()}
+                yield Block(times[order][first:last], values)
+
     def records(
         self,
         dataset: HapiDataset,
@@ -393,6 +431,9 @@ class ArchiveSource:
         seen: Intervals = ALL,
     ) -> Iterator[Block]:
         """Read each file of [start, stop) in turn; cut every file to what may be seen."""
+        if dataset.config.intervals:
+            yield from self._intervals(dataset, parameters, start, stop, seen)
+            return
         window = intersect(seen, ((start, stop),))
         if not window:
             return
@@ -434,3 +475,13 @@ def _per_record(values: np.ndarray, parameter: HapiParameter, records: int) -> n
     if values.ndim == len(parameter.size) and records:
         return np.broadcast_to(values, (records, *values.shape))
     return values
+
+
+def _overlapping(starts: np.ndarray, stops: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Which intervals overlap the request [start, stop).
+
+    An interval [a, b] with b > a overlaps when a < stop and b > start; an instant (a == b)
+    when it lies in [start, stop), as a sample would.
+    """
+    instant = stops == starts
+    return (starts < stop) & np.where(instant, starts >= start, stops > start)

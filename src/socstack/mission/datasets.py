@@ -14,8 +14,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from socstack.mission._base import StrictModel, check_duration
+from socstack.times import duration_ns, parse_time_any, time_length
 
-__all__ = ["Bins", "Dataset", "Parameter"]
+__all__ = ["STOP_TIME", "Bins", "Dataset", "Parameter"]
+
+#: The parameter an interval dataset's records end at (its second column).
+STOP_TIME = "stopTime"
 
 
 class Bins(StrictModel):
@@ -50,6 +54,17 @@ class Bins(StrictModel):
         if isinstance(self.ranges, list) and any(len(r) != 2 for r in self.ranges):
             raise ValueError(f"bins {self.name!r}: every range has two values [min, max]")
         return self
+
+
+def _fits(values: list[Any], size: list[int] | None) -> bool:
+    """Whether a units or label array matches a parameter's size (nested per dimension)."""
+    if not size:
+        return len(values) == 1
+    if len(values) != size[0]:
+        return False
+    if len(size) == 1:
+        return not any(isinstance(v, list) for v in values)
+    return all(isinstance(v, list) and _fits(v, size[1:]) for v in values)
 
 
 class Parameter(StrictModel):
@@ -97,6 +112,14 @@ class Parameter(StrictModel):
                             f"parameter {self.name!r}: bins[{dim}].{what} has {len(values)}"
                             f" values but size[{dim}] is {n}"
                         )
+        for what, values in (("units", self.units), ("label", self.label)):
+            # HAPI: an array of units or labels has one per element of a 1-D parameter,
+            # or the parameter's shape; a single value holds for every element.
+            if isinstance(values, list) and not _fits(values, self.size):
+                raise ValueError(
+                    f"parameter {self.name!r}: {what} has {len(values)} values but size is"
+                    f" {self.size}: give one value, or one per element"
+                )
         if isinstance(self.vector_components, list) and (
             not self.size or len(self.size) != 1 or self.size[0] != len(self.vector_components)
         ):
@@ -121,6 +144,23 @@ class Dataset(StrictModel):
     resource_url: str | None = None
     provenance: str | None = None
     contact: str | None = None
+    contact_id: str | None = Field(None, description="HAPI contactID: the contact's persistent id.")
+    dataset_citation: str | None = Field(None, description="HAPI datasetCitation.")
+    license_url: str | None = Field(None, description="HAPI licenseURL, e.g. a CC BY 4.0 URL.")
+    resource_id: str | None = Field(None, description="HAPI resourceID, e.g. a SPASE id or DOI.")
+    creation_date: str | None = Field(None, description="HAPI creationDate (a HAPI time).")
+    note: list[str] | None = Field(None, description="HAPI note: remarks for users.")
+    warning: list[str] | None = Field(None, description="HAPI warning: known problems.")
+    units_schema: str | None = Field(None, description="HAPI unitsSchema (udunits2, astropy3).")
+    coordinate_system_schema: str | None = Field(
+        None, description="HAPI coordinateSystemSchema (e.g. spase2.4.1)."
+    )
+    time_stamp_location: Literal["begin", "center", "end", "other"] = Field(
+        "begin", description="Where in each sample interval its time stamp is (HAPI)."
+    )
+    time_description: str | None = Field(
+        None, description="The Time parameter's description (default: from the stamp's place)."
+    )
     additional_metadata: list[dict[str, Any]] | None = None
     summary: str | None = Field(
         None,
@@ -128,6 +168,22 @@ class Dataset(StrictModel):
             "A dataset of this one at a coarser cadence, holding <name>_min and <name>_max "
             "for its parameters: plots of long windows draw their envelope from it instead "
             "of downloading every sample (HAPI info: x_socstack.summary)."
+        ),
+    )
+    intervals: bool = Field(
+        False,
+        description=(
+            "Each record is an interval (an event list): Time is its start and the"
+            " stopTime parameter, from the file variable 'stop', its end. A request returns"
+            " every record that overlaps it, as proposed for HAPI's interval-based records"
+            " (hapi-server/data-specification#227)."
+        ),
+    )
+    max_interval: str | None = Field(
+        None,
+        description=(
+            "The longest interval the dataset holds (default P1D): how far before a"
+            " request's start the server looks for intervals reaching into it."
         ),
     )
     parameters: list[Parameter] = Field(min_length=1)
@@ -141,7 +197,45 @@ class Dataset(StrictModel):
             if {f"{p.name}_min", f"{p.name}_max"} <= theirs
         }
 
-    _check_cadence = field_validator("cadence", "max_request_duration")(check_duration)
+    _check_cadence = field_validator("cadence", "max_request_duration", "max_interval")(
+        check_duration
+    )
+
+    @field_validator("creation_date")
+    @classmethod
+    def _creation_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_time_any(value)  # a ValueError says what is wrong with it, at load
+        return value
+
+    @property
+    def lookback_ns(self) -> int:
+        """How far before a request an interval dataset's records may start and still reach in."""
+        if not self.intervals:
+            return 0
+        return duration_ns(self.max_interval or "P1D") or 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stop_time(cls, data: object) -> object:
+        """An interval dataset's stopTime parameter, declared for the author."""
+        if not (isinstance(data, dict) and data.get("intervals") is True):
+            return data
+        parameters = data.get("parameters")
+        if not isinstance(parameters, list) or any(
+            isinstance(p, dict) and p.get("name") == STOP_TIME for p in parameters
+        ):
+            return data  # the schema reports the list; a declared stopTime is checked below
+        digits = data.get("time_digits", 3)
+        stop = {
+            "name": STOP_TIME,
+            "variable": "stop",
+            "type": "isotime",
+            "units": "UTC",
+            "length": time_length(digits if isinstance(digits, int) else 3),
+            "description": "End of the interval (each record starts at Time)",
+        }
+        return {**data, "parameters": [stop, *parameters]}
 
     @model_validator(mode="after")
     def _unique_parameters(self) -> Dataset:
@@ -151,6 +245,14 @@ class Dataset(StrictModel):
             raise ValueError(f"duplicate parameter names: {', '.join(dupes)}")
         if "Time" in names:
             raise ValueError("'Time' is added by the server; do not declare it")
+        if self.max_interval is not None and not self.intervals:
+            raise ValueError("max_interval is for interval datasets (intervals: true)")
+        first = self.parameters[0]
+        if self.intervals and (first.name != STOP_TIME or first.type != "isotime"):
+            raise ValueError(
+                f"an interval dataset's first parameter is {STOP_TIME!r}, an isotime (leave"
+                " it out: it is declared for you, from the variable 'stop')"
+            )
         by_name = {p.name: p for p in self.parameters}
         for parameter in self.parameters:
             for dim, spec in enumerate(parameter.bins or []):

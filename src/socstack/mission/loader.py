@@ -258,6 +258,10 @@ def load_mission(folder: Path) -> Mission:
         raise ConfigError(source=str(source), problems=problems) from exc
     problems += [lines.at(p) for p in check_mission(mission)]
     problems += [lines.at(p) for p in check_notebook_rules(mission, folder.resolve())]
+    if any(rule.detector is not None for rule in mission.rules.values()):
+        from socstack.mining.rules import check_detector_rules
+
+        problems += [lines.at(p) for p in check_detector_rules(mission)]
     if problems:
         raise ConfigError(source=str(source), problems=problems)
     mission._folder = folder.resolve()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from socstack.mission._base import Descriptor, SemVer, StrictModel, Token
+from socstack.mission.harvest import HarvestSource
 from socstack.mission.patterns import FileName, NamePattern
 from socstack.mission.versions import Version
 
@@ -55,6 +56,9 @@ class Product(StrictModel):
         description="The version of a delivery whose name has none (a versionless pattern).",
     )
     options: dict[str, Any] = Field(default_factory=dict)
+    harvest: HarvestSource | None = Field(
+        None, description="The peer HAPI dataset this product is harvested from (daily CDF)."
+    )
 
     _name_pattern: NamePattern = PrivateAttr()
     _format_options: BaseModel | None = PrivateAttr(default=None)
@@ -90,6 +94,10 @@ class Product(StrictModel):
             raise ValueError("pattern: {until} is for calibrations (partition: valid_from)")
         if self.validity is not None and self.partition != "valid_from":
             raise ValueError("validity is for calibrations (partition: valid_from)")
+        if self.harvest is not None and (self.format != "cdf" or self.partition != "daily"):
+            raise ValueError("harvest: a harvested product is daily CDF (format: cdf)")
+        if self.harvest is not None and not self._name_pattern.versioned:
+            raise ValueError("harvest: the pattern needs {version} (a changed day is a revision)")
         context = dict(info.context or {})
         own: dict[str, Reader] = context.get("formats") or {}
         self._reader = own[self.format] if self.format in own else registry.get(self.format, own)

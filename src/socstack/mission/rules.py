@@ -13,11 +13,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from socstack.mission._base import EntryPoint, SemVer, StrictModel
+from socstack.mission._base import EntryPoint, SemVer, StrictModel, check_duration
+from socstack.times import duration_ns
 
-__all__ = ["PARTITION_PARAMETER", "Requirement", "Rule", "RuleInput", "RuleOutput", "Window"]
+__all__ = [
+    "PARTITION_PARAMETER",
+    "DetectorSpec",
+    "Requirement",
+    "Rule",
+    "RuleInput",
+    "RuleOutput",
+    "Window",
+]
 
 #: How many days of an input's window must have a file before the rule runs.
 Requirement = Literal["all", "any", "same_day", "optional"]
@@ -118,6 +127,25 @@ class RuleOutput(StrictModel):
     interface: int = Field(1, ge=1)
 
 
+VariableRef = Annotated[
+    str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$", max_length=129)
+]
+
+
+class DetectorSpec(StrictModel):
+    """A built-in event detector run by a rule (see :mod:`socstack.mining.detectors`).
+
+    ``variables`` map each series the detector needs (its roles: ``value``, or
+    ``density``, ``speed`` and ``field`` for shocks) to ``input.variable``, an input of
+    the rule by name and a variable of its files. ``parameters`` are the detector's own,
+    checked against its schema when the mission loads.
+    """
+
+    name: str
+    variables: dict[str, VariableRef] = Field(min_length=1)
+    parameters: dict[str, object] = Field(default_factory=dict)
+
+
 class Rule(StrictModel):
     """A processing rule: when all inputs of a partition are there, run the function."""
 
@@ -135,16 +163,41 @@ class Rule(StrictModel):
             " its published datasets the rule's outputs."
         ),
     )
+    detector: DetectorSpec | None = Field(
+        None,
+        description=(
+            "A built-in event detector computing the rule's one output, an event list"
+            " (instead of a function or a notebook); its version is part of the code's."
+        ),
+    )
+    margin: str = Field(
+        "PT0S",
+        description=(
+            "A detector's data beyond its day on each side (at most P1D; the inputs' windows"
+            " must hold the days around): an event across midnight is found whole, and kept"
+            " only by the day it starts in."
+        ),
+    )
     code_version: SemVer
     quality: int = Field(1, ge=0, description="Raise it when the code's quality changes (Y).")
     timeout: float = Field(600, gt=0, description="Seconds before the job is timed out.")
     retries: int = Field(3, ge=0, description="Retries of transient errors.")
     queue: str = "processing"
 
+    _check_margin = field_validator("margin")(check_duration)
+
     @model_validator(mode="after")
     def _has_trigger(self) -> Rule:
-        if (self.function is None) == (self.notebook is None):
-            raise ValueError(f"rule {self.id!r}: give either a function or a notebook")
+        given = [x for x in (self.function, self.notebook, self.detector) if x is not None]
+        if len(given) != 1:
+            raise ValueError(f"rule {self.id!r}: give one of a function, a notebook or a detector")
+        margin = duration_ns(self.margin) or 0
+        if margin and self.detector is None:
+            raise ValueError(f"rule {self.id!r}: a margin is for detector rules")
+        if margin > 86_400 * 10**9:
+            raise ValueError(f"rule {self.id!r}: a margin of at most P1D (it is {self.margin})")
+        if self.detector is not None and len(self.outputs) != 1:
+            raise ValueError(f"rule {self.id!r}: a detector makes one output, an event list")
         if not any(i.triggers for i in self.inputs):
             raise ValueError(f"rule {self.id!r}: at least one input must trigger it")
         first: dict[str, int] = {}

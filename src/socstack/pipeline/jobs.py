@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import traceback
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,8 +35,47 @@ from socstack.runtime import Runtime
 
 #: The rule name of a notebook run's job (see :mod:`socstack.analysis.runs`).
 RUN_RULE = "@run"
+#: The pseudo-rule of a similarity search (socstack.mining.search).
+SEARCH_RULE = "@search"
 
-__all__ = ["Outcome", "TransientError", "claim", "execute_job", "finish", "requeue", "retry"]
+
+def on_demand_job(
+    *, mission: str, rule: str, key: str, code_version: str, queue: str, timeout: int, reason: str
+) -> Job:
+    """A queued job someone asked for (a notebook run, a search), not one the planner made.
+
+    Its partition is unique, so no other job supersedes it; ``key`` (its request's hash)
+    is the dependency hash that lets the same request be found again.
+    """
+    return Job(
+        mission=mission,
+        rule=rule,
+        partition=uuid.uuid4().hex,
+        dependency_hash=key,
+        status=JobStatus.QUEUED,
+        inputs=[],
+        missing=[],
+        outputs=[],
+        code_version=code_version,
+        quality=1,
+        queue=queue,
+        timeout=timeout,
+        reason=reason,
+        attempts=0,
+        queued_at=utcnow(),
+    )
+
+
+__all__ = [
+    "Outcome",
+    "TransientError",
+    "claim",
+    "execute_job",
+    "finish",
+    "on_demand_job",
+    "requeue",
+    "retry",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -261,6 +301,10 @@ def execute_job(runtime: Runtime, job_id: int, *, worker: str) -> Outcome:
             from socstack.analysis.runs import execute_run
 
             return execute_run(runtime, taken, worker, tail)
+        if taken.rule == SEARCH_RULE:  # a similarity search, on queue mining
+            from socstack.mining.search import execute_search
+
+            return execute_search(runtime, taken, worker, tail)
         return _run(runtime, taken, worker, tail)
 
 

@@ -165,8 +165,12 @@ def run_rule(
             from socstack.analysis.rules import notebook_function
 
             function = notebook_function(runtime.settings, mission, rule)
+        elif rule.detector is not None:
+            from socstack.mining.rules import detect
+
+            function = detect
         else:
-            assert rule.function is not None  # noqa: S101 - a rule has one or the other
+            assert rule.function is not None  # noqa: S101 - a rule has one of the three
             function = load_callable(mission, rule.function, field=f"rules.{rule.id}.function")
         started = time.perf_counter()
         try:

@@ -21,8 +21,8 @@ import dash
 import httpx
 from dash import ALL, Input, Output, State, dcc, html
 
+from socstack.viz.api import ApiError, PageApi
 from socstack.viz.links import Endpoints, View
-from socstack.viz.signin import CREDENTIAL, headers_for
 
 __all__ = [
     "TEMPLATE",
@@ -113,38 +113,26 @@ def _typed(text: str | None, spec: dict[str, Any]) -> Any:
     return text
 
 
-class RunsApi:
-    """socstack's runs API, asked as the page's user."""
-
-    def __init__(self, endpoints: Endpoints, timeout: float):
-        self.endpoints = endpoints
-        self.http = httpx.Client(timeout=timeout, follow_redirects=True)
+class RunsApi(PageApi):
+    """socstack's runs API, asked as the page's user: runs are theirs, and what they read."""
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One request to the API (``path`` below ``/api``)."""
-        base = self.endpoints.api().rstrip("/")
         try:
-            # As the page's user: runs are theirs, and so is what the run reads.
-            return self.http.request(
-                method, f"{base}{path}", headers=headers_for(CREDENTIAL.get()), **kwargs
-            )
-        except httpx.HTTPError as exc:
-            raise RunsError(f"cannot reach socstack's API at {base}: {exc}") from exc
+            return super().call(method, path, **kwargs)
+        except ApiError as exc:
+            raise RunsError(str(exc)) from exc
 
-    def json(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+    def json(self, method: str, path: str, what: str, **kwargs: Any) -> Any:  # type: ignore[override]
         """The JSON of a successful answer; a RunsError saying why otherwise."""
-        response = self.call(method, path, **kwargs)
-        if response.status_code in (200, 201, 202):
-            return response.json()
-        if response.status_code == 404 and what == "notebooks":
-            raise RunsError(NO_RUNS)
-        if response.status_code in (401, 403):
-            raise RunsError(SIGN_IN)
         try:
-            detail = response.json().get("detail")
-        except ValueError:
-            detail = None
-        raise RunsError(f"{what}: HTTP {response.status_code} {detail or ''}".strip())
+            return super().json(method, path, **kwargs)
+        except ApiError as exc:
+            if exc.status == 404 and what == "notebooks":
+                raise RunsError(NO_RUNS) from exc
+            if exc.status in (401, 403):
+                raise RunsError(SIGN_IN) from exc
+            raise RunsError(f"{what}: HTTP {exc.status} {exc.detail}".strip()) from exc
 
     def result(self, run: dict[str, Any]) -> list[Any]:
         """What the page shows of an ended run: its error, and its HTML in a sandbox."""

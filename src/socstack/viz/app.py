@@ -10,7 +10,9 @@ The parts: :mod:`~socstack.viz.layout` (the page), :mod:`~socstack.viz.opening` 
 or the default view), :mod:`~socstack.viz.stack` (adding and editing panels),
 :mod:`~socstack.viz.plotting` (requests, zooms, the figure), :mod:`~socstack.viz.exports`,
 :mod:`~socstack.viz.pages` (quicklooks and pipeline status), :mod:`~socstack.viz.analyse`
-(a notebook run of the interval shown); the data side is
+(a notebook run of the interval shown), :mod:`~socstack.viz.events` (event lists shaded
+and listed) and :mod:`~socstack.viz.similar` (Find similar); the API as the pages read
+it is :mod:`~socstack.viz.api`; the data side is
 :mod:`~socstack.viz.viewer`, :mod:`~socstack.viz.figures` and :mod:`~socstack.viz.reduce`.
 """
 
@@ -21,7 +23,9 @@ from pathlib import Path
 import dash
 
 from socstack.viz.analyse import register_analyse
+from socstack.viz.api import PageApi
 from socstack.viz.cache import TableCache
+from socstack.viz.events import register_events
 from socstack.viz.exports import register_exports
 from socstack.viz.layout import PREFIX, page_layout
 from socstack.viz.links import Endpoints
@@ -29,6 +33,7 @@ from socstack.viz.opening import register_opening
 from socstack.viz.pages import register_pages
 from socstack.viz.plotting import register_plotting
 from socstack.viz.signin import register_signin
+from socstack.viz.similar import register_similar
 from socstack.viz.stack import register_stack
 from socstack.viz.viewer import Viewer
 
@@ -67,4 +72,7 @@ def create_dash(
     register_pages(app, endpoints, timeout)
     register_signin(app, endpoints, timeout)
     register_analyse(app, endpoints, timeout)
+    api = PageApi(endpoints, timeout)
+    register_events(app, viewer, api)
+    register_similar(app, api)
     return app

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dash import dcc, html
 
 from socstack.viz.analyse import analyse_button, analyse_section
+from socstack.viz.events import events_controls, events_section
 from socstack.viz.pages import quicklooks_layout, status_layout
 from socstack.viz.signin import signin_layout
+from socstack.viz.similar import similar_controls
 from socstack.viz.stack import stack_controls
 
 __all__ = ["PREFIX", "page_layout"]
@@ -112,6 +114,8 @@ def _plot_page() -> html.Div:
                         className="exports",
                     ),
                     dcc.Download(id="download"),
+                    *events_controls(),
+                    similar_controls(),
                 ],
                 className="controls",
             ),
@@ -134,6 +138,7 @@ def _plot_page() -> html.Div:
                         delay_show=300,
                     ),
                     html.Div(id="stats", className="hint"),
+                    events_section(),
                     analyse_section(),
                 ],
                 className="plot-area",

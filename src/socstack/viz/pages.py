@@ -2,7 +2,8 @@
 
 The gallery lists the daily quicklook PNGs the pipeline made (``level=ql``), by day and
 instrument; the status page shows job counts by status, blocked jobs with what they
-wait for, and the latest failures, refreshed every few seconds.
+wait for, the latest failures, and each harvested product's days (a failed day with
+its reason), refreshed every few seconds.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 import dash
-import httpx
 from dash import Input, Output, dcc, html
 
+from socstack.viz.api import ApiError, PageApi
 from socstack.viz.links import Endpoints
-from socstack.viz.signin import CREDENTIAL, headers_for
+from socstack.viz.signin import CREDENTIAL
 
 __all__ = ["quicklooks_layout", "register_pages", "status_layout"]
 
@@ -36,14 +37,6 @@ _STATUSES = (
 NO_QUICKLOOKS = "No mission here makes quicklooks (products of level ql)."
 SIGN_IN_FOR_JOBS = "Sign in as a mission's team member or an operator to see the pipeline."
 NOT_YOUR_JOBS = "The pipeline is for the missions' teams and operators; this sign-in is neither."
-
-
-class ApiError(Exception):
-    """socstack's API could not be read; the message is for the page."""
-
-    def __init__(self, message: str, status: int | None = None):
-        self.status = status
-        super().__init__(message)
 
 
 def quicklooks_layout() -> html.Div:
@@ -80,36 +73,16 @@ def status_layout() -> html.Div:
             html.Div(id="status-blocked"),
             html.H3("Latest failures"),
             html.Div(id="status-failed"),
+            html.H3("Harvest from peers"),
+            html.Div(id="status-harvest"),
         ]
     )
 
 
 def register_pages(app: dash.Dash, endpoints: Endpoints, timeout: float) -> None:
     """The two pages' callbacks, reading socstack's API over HTTP."""
-    http = httpx.Client(timeout=timeout, follow_redirects=True)
-
-    def get(path: str, **params: Any) -> dict[str, Any]:
-        base = endpoints.api().rstrip("/")
-        try:
-            # As the page's user: the gallery and the jobs are what they may see.
-            response = http.get(
-                f"{base}{path}", params=params, headers=headers_for(CREDENTIAL.get())
-            )
-        except httpx.HTTPError as exc:
-            raise ApiError(f"cannot reach socstack's API at {base}: {exc}") from exc
-        if response.status_code != 200:
-            detail = (
-                response.json().get("detail")
-                if response.headers.get("content-type", "").startswith(
-                    ("application/json", "application/problem+json")
-                )
-                else None
-            )
-            raise ApiError(
-                f"{base}{path} answered HTTP {response.status_code}: {detail or ''}",
-                response.status_code,
-            )
-        return response.json()
+    # As the page's user: the gallery and the jobs are what they may see.
+    get = PageApi(endpoints, timeout).get
 
     @app.callback(
         Output("ql-instrument", "options"),
@@ -195,6 +168,7 @@ def _register_status(app: dash.Dash, get: Callable[..., dict[str, Any]]) -> None
         Output("status-counts", "children"),
         Output("status-blocked", "children"),
         Output("status-failed", "children"),
+        Output("status-harvest", "children"),
         Output("status-message", "children"),
         Output("status-message", "hidden"),
         Input("status-tick", "n_intervals"),
@@ -202,17 +176,18 @@ def _register_status(app: dash.Dash, get: Callable[..., dict[str, Any]]) -> None
     )
     def status(_: int | None, pathname: str | None) -> Any:
         if not (pathname or "").rstrip("/").endswith("status"):
-            return (dash.no_update,) * 5
+            return (dash.no_update,) * 6
         if CREDENTIAL.get() is None:  # jobs are the teams' and operators': do not even ask
-            return [], [], [], SIGN_IN_FOR_JOBS, False
+            return [], [], [], [], SIGN_IN_FOR_JOBS, False
         try:
             counts = get("/jobs", limit=1)["counts"]
             blocked = get("/jobs", status="blocked", limit=50)["jobs"]
             failed = get("/jobs", status="failed", limit=10)["jobs"]
             timed_out = get("/jobs", status="timed_out", limit=10)["jobs"]
+            harvest = _harvest(get("/harvest")["sources"])
         except ApiError as exc:
             refused = exc.status in (401, 403)
-            return [], [], [], NOT_YOUR_JOBS if refused else str(exc), False
+            return [], [], [], [], NOT_YOUR_JOBS if refused else str(exc), False
         tiles = [
             html.Div([html.Strong(f"{counts.get(s, 0):,}"), html.Span(s)], className=f"tile {s}")
             for s in _STATUSES
@@ -228,7 +203,29 @@ def _register_status(app: dash.Dash, get: Callable[..., dict[str, Any]]) -> None
             [[j["id"], j["rule"], j["partition"], j["status"], j["error"] or ""] for j in latest],
             "No failures.",
         )
-        return tiles, waiting, failures, "", True
+        return tiles, waiting, failures, harvest, "", True
+
+
+def _harvest(sources: list[dict[str, Any]]) -> Any:
+    """Each harvested product: its peer, last pass, days by status; each failed day, why."""
+    rows = []
+    for s in sources:
+        days = ", ".join(f"{n} {status}" for status, n in sorted(s["days"].items())) or "none yet"
+        waiting = "; ".join(f"{f['day']}: {f['error']}" for f in s["failed"]) or s["last_error"]
+        rows.append(
+            [
+                f"{s['mission']}/{s['product']}",
+                f"{s['dataset']} at {s['peer']} ({s['url'] or 'no URL set'})",
+                s["last_pass_at"] or "never",
+                days,
+                waiting or "",
+            ]
+        )
+    return _table(
+        ["product", "from", "last pass", "days", "failed: fetched again next pass"],
+        rows,
+        "No product here is harvested from a peer.",
+    )
 
 
 def _table(header: list[str], rows: list[list[Any]], empty: str) -> html.Div | html.Table:

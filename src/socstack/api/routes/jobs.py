@@ -22,8 +22,11 @@ from socstack.api.deps import GuardDep, RuntimeDep, VocabularyDep
 from socstack.api.errors import problem
 from socstack.api.schemas import MAX_ID, PathId
 from socstack.catalog.models import Job, JobStatus
-from socstack.pipeline.jobs import RUN_RULE, retry
+from socstack.pipeline.jobs import RUN_RULE, SEARCH_RULE, retry
 from socstack.pipeline.reprocess import Selection, reprocess
+
+#: Pseudo-rules whose jobs belong to a person, not to the mission's pipeline.
+PRIVATE_RULES = (RUN_RULE, SEARCH_RULE)
 
 router = APIRouter(tags=["jobs"])
 
@@ -172,8 +175,9 @@ def list_jobs(
     vocabulary.check(mission=mission, rule=rule)
     if mission:
         guard.require(Action.READ_JOBS, mission=mission)
-    # A notebook run's job is its submitter's (see /api/runs), not the mission's work.
-    query = select(Job).where(Job.mission.in_(missions) & (Job.rule != RUN_RULE))
+    # A notebook run's or a search's job is its submitter's (see /api/runs and
+    # /api/eventlists), not the mission's work.
+    query = select(Job).where(Job.mission.in_(missions) & Job.rule.not_in(PRIVATE_RULES))
     if status is not None:
         query = query.where(Job.status == status)
     if mission:
@@ -205,7 +209,7 @@ def job(runtime: RuntimeDep, guard: GuardDep, job_id: PathId) -> JobDetail:
         guard.require(Action.READ_JOBS)
     with runtime.catalog.session() as session:
         row = session.get(Job, job_id)
-    if row is None or (row.rule == RUN_RULE and not guard.identity.staff):
+    if row is None or (row.rule in PRIVATE_RULES and not guard.identity.staff):
         raise NotFoundError(f"no job {job_id}")
     guard.require(Action.READ_JOBS, mission=row.mission)
     return JobDetail(**_out(row, detail=True))

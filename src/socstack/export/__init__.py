@@ -1,0 +1,1 @@
+"""Deliveries to long-term archives: ISTP checks, SPASE, CloudCatalog."""
