@@ -21,7 +21,14 @@ from socstack.client import Client, ClientError
 from socstack.runtime import Runtime
 from tests.conftest import explicit_settings
 from tests.integration.test_hapi import LiveServer
-from tests.integration.test_hapi_access import EMBARGOED, RELEASED, boundary, person, set_policy
+from tests.integration.test_hapi_access import (  # noqa: F401 (_noon_clock: autouse here too)
+    EMBARGOED,
+    RELEASED,
+    _noon_clock,
+    boundary,
+    person,
+    set_policy,
+)
 
 DATASETS = (
     "demo_mag_l2_1s",
