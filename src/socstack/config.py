@@ -110,6 +110,24 @@ class Settings(BaseSettings):
         30.0, gt=0, description="A running job whose heartbeat is this old lost its worker."
     )
     planner_interval: float = Field(0.25, gt=0, description="Seconds between planner passes.")
+    cloudcatalog: bool = Field(
+        False,
+        description=(
+            "Keep the HelioCloud CloudCatalog of the released files current: rewritten as"
+            " files arrive (socstack up, or socstack export cloudcatalog --follow)."
+        ),
+    )
+    cloudcatalog_dest: str = Field(
+        "", description="Where the CloudCatalog goes (default: the archive bucket's root)."
+    )
+    cloudcatalog_refresh: float = Field(
+        3600.0,
+        gt=0,
+        description=(
+            "Seconds between rewrites with no arrival: releases and embargoes that end"
+            " with the clock change what is public without a file event."
+        ),
+    )
     redispatch_after: float = Field(
         900.0, gt=0, description="Send a queued job again if no worker took it this long."
     )

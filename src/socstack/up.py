@@ -248,6 +248,14 @@ def up(
     if process:
         planner = threading.Thread(target=_plan, args=(runtime, stop), name="planner", daemon=True)
         planner.start()
+    indexer: threading.Thread | None = None
+    if settings.cloudcatalog:
+        from socstack.export.follow import CloudCatalogFollower
+
+        follower = CloudCatalogFollower(runtime)
+        indexer = threading.Thread(target=follower.run, args=(stop,), name="cloudcatalog")
+        indexer.daemon = True
+        indexer.start()
     watcher: threading.Thread | None = None
     if watch:
         watcher = threading.Thread(target=dropbox.run, args=(stop,), name="dropbox", daemon=True)
@@ -273,7 +281,7 @@ def up(
         )
     finally:
         stop.set()
-        for thread in (watcher, planner):
+        for thread in (watcher, planner, indexer):
             if thread is not None:
                 thread.join(timeout=30)
         if worker is not None:

@@ -21,8 +21,9 @@ from sqlalchemy import select
 
 from socstack.access import ANONYMOUS
 from socstack.catalog.accounts import ReleaseKind
-from socstack.catalog.models import File, FileSource, FileStatus
-from socstack.export.cloudcatalog import HEADER, write_cloudcatalog
+from socstack.catalog.models import File, FileSource, FileStatus, PlannerState
+from socstack.export.cloudcatalog import HEADER, bucket_root, write_cloudcatalog
+from socstack.export.follow import CURSOR, CloudCatalogFollower
 from socstack.ingest.results import Outcome
 from socstack.runtime import Runtime
 from tests.conftest import explicit_settings
@@ -290,3 +291,32 @@ def test_an_unreleased_day_leaves_the_index(runtime: Runtime) -> None:
     stops = {e["id"]: e["stop"] for e in catalog["catalog"]}
     assert stops["demo_mag_l2_1s"] == "2025-01-02T00:00:00Z"
     assert stops["demo_pls_l2"] == "2025-01-03T00:00:00Z"
+
+
+def test_bucket_root() -> None:
+    assert bucket_root("s3://bucket/archive/prefix") == "s3://bucket"
+    assert bucket_root("s3://bucket") == "s3://bucket"
+    assert bucket_root("file:///data/archive") == "file:///data/archive"
+
+
+def test_the_follower_rewrites_after_an_arrival_and_resumes_from_its_cursor(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    first = CloudCatalogFollower(runtime, refresh=3600).step()
+    assert first is not None and "catalog.json" in first.written
+    follower = CloudCatalogFollower(runtime, refresh=3600)
+    assert follower.step() is not None  # a new follower writes once (nothing changed)
+    assert follower.step() is None  # no event since, refresh not due: nothing to do
+
+    root = _archive(runtime)
+    old = next((root / "demo/mag/l2/2025/01").glob("demo_mag_l2_1s-gse_20250102_v1.0.0.cdf"))
+    delivered = tmp_path / old.name.replace("_v1.0.0", "_v1.0.1")
+    shutil.copyfile(old, delivered)
+    assert runtime.ingestor.ingest(delivered, source=FileSource.CLI).outcome == Outcome.ARCHIVED
+    result = follower.step()
+    assert result is not None
+    assert set(result.written) == {"demo_mag_l2_1s/demo_mag_l2_1s_2025.csv", "catalog.json"}
+    assert delivered.name in (root / "demo_mag_l2_1s" / "demo_mag_l2_1s_2025.csv").read_text()
+    assert follower.step() is None  # the arrival was read once
+    with runtime.catalog.session() as session:
+        assert session.get(PlannerState, CURSOR) is not None  # a restart resumes here

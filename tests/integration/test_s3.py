@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import json
 import socket
 import subprocess
 import time
@@ -28,6 +29,7 @@ from s3fs import S3FileSystem
 from socstack.catalog.migrate import upgrade
 from socstack.catalog.models import FileSource
 from socstack.config import get_settings
+from socstack.export.follow import CloudCatalogFollower
 from socstack.formats.cdf import read_variables
 from socstack.pipeline.runner import run_rule
 from socstack.runtime import Runtime
@@ -213,6 +215,18 @@ def test_processing_api_and_hapi_read_the_bucket(
     assert len(rows) == int(inside.sum()) > 0
     values = np.array([[float(v) for v in row[1:]] for row in rows])
     np.testing.assert_allclose(values, np.asarray(expected["b_gse"])[inside], rtol=1e-6)
+
+    # The CloudCatalog goes to the bucket's root (where a reader who knows only the bucket
+    # looks), its datakeys into the archive's prefix; the follower writes it at once.
+    follower = CloudCatalogFollower(s3_runtime, refresh=3600)
+    result = follower.step()
+    assert result is not None and result.url == f"s3://{bucket}/catalog.json"
+    catalog = json.loads(s3.cat_file(f"{bucket}/catalog.json"))
+    assert "demo_mag_l2_1s" in [e["id"] for e in catalog["catalog"]]
+    index = s3.cat_file(f"{bucket}/demo_mag_l2_1s/demo_mag_l2_1s_2025.csv").decode()
+    assert f"s3://{bucket}/archive/{l2_key}" in index
+    assert not s3.exists(f"{bucket}/archive/catalog.json")
+    assert follower.step() is None  # no arrival since, and the refresh is an hour away
 
 
 def test_a_listing_sees_what_another_process_stored_since(

@@ -42,14 +42,32 @@ def export_check(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> 
 
 
 @export.command("cloudcatalog")
-@click.option("--dest", help="Folder or bucket URL (default: the archive's root).")
+@click.option("--dest", help="Folder or bucket URL (default: the archive bucket's root).")
 @click.option("--public-url", help="Where readers reach the destination (http(s):// or s3://).")
+@click.option(
+    "--follow", is_flag=True, help="Keep it current: rewrite after arrivals until Ctrl-C."
+)
 @click.pass_context
-def export_cloudcatalog(ctx: click.Context, dest: str | None, public_url: str | None) -> None:
+def export_cloudcatalog(
+    ctx: click.Context, dest: str | None, public_url: str | None, follow: bool
+) -> None:
     """Write HelioCloud's CloudCatalog (1.1) of the released files."""
     from socstack.export.cloudcatalog import write_cloudcatalog
 
-    result = write_cloudcatalog(catalog_runtime(ctx), dest, public_url=public_url)
+    runtime = catalog_runtime(ctx)
+    if follow:
+        import threading
+
+        from socstack.export.follow import CloudCatalogFollower
+
+        click.echo("keeping the CloudCatalog current; stop with Ctrl-C")
+        stop = threading.Event()
+        try:
+            CloudCatalogFollower(runtime, dest, public_url=public_url).run(stop)
+        except KeyboardInterrupt:
+            stop.set()
+        return
+    result = write_cloudcatalog(runtime, dest, public_url=public_url)
     click.echo(
         f"{result.url}: {len(result.datasets)} datasets, {len(result.written)} files written,"
         f" {len(result.removed)} removed"

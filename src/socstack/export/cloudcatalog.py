@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from socstack.access.service import Access
     from socstack.runtime import Runtime
 
-__all__ = ["SPEC_VERSION", "CloudCatalogResult", "write_cloudcatalog"]
+__all__ = ["SPEC_VERSION", "CloudCatalogResult", "bucket_root", "write_cloudcatalog"]
 
 #: The CloudCatalog specification followed (heliocloud-data/cloudcatalog, docs).
 SPEC_VERSION = "1.1"
@@ -180,19 +180,33 @@ class _Writer:
                 self.removed.append(key)
 
 
+def bucket_root(url: str) -> str:
+    """The root of the bucket an object-store URL is in (a folder's URL as it is).
+
+    The specification puts ``catalog.json`` at a bucket's root, where a reader who knows
+    only the bucket looks; an archive that is a prefix of a shared bucket is still
+    indexed from there (its datakeys name the prefix).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme in ("file", "local", "memory"):
+        return url
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
 def write_cloudcatalog(
     runtime: Runtime, dest: str | None = None, *, public_url: str | None = None
 ) -> CloudCatalogResult:
     """Write (or bring up to date) the CloudCatalog of the released files at ``dest``.
 
-    ``dest`` is an fsspec URL (default: the archive's root, where the specification wants
-    the indices: in the same bucket as the data). ``public_url`` is the URL readers reach
+    ``dest`` is an fsspec URL (default: ``SOC_CLOUDCATALOG_DEST``, else the root of the
+    archive's bucket, where the specification wants ``catalog.json``, even when the archive
+    is a prefix in it). ``public_url`` is the URL readers reach
     the archive root by (an ``https://`` or ``s3://`` address the specification and the
     ``cloudcatalog`` client accept), when it is not the archive's own URL: datakeys and
     index locations are built on it.
     """
     settings = runtime.settings
-    dest = (dest or settings.archive_url).rstrip("/")
+    dest = (dest or settings.cloudcatalog_dest or bucket_root(settings.archive_url)).rstrip("/")
     if dest == settings.archive_url.rstrip("/"):
         store = runtime.archive
     else:
