@@ -90,6 +90,9 @@ def test_harvest_add_declares_a_peers_dataset(
         dup = run(*args, "--product", "mag", env=env)
         assert dup.exit_code == 1 and "already" in dup.output
         assert yaml_path.read_text() == before
+        refused = run(*args, "--product", "field", "--level", "L2", env=env)  # not a level
+        assert refused.exit_code == 1 and "refused" in refused.output and "level" in refused.output
+        assert yaml_path.read_text() == before  # put back as it was
         added = run(
             *args, "--product", "field", "--parameter", "B_mag", "--instrument", "fgm",
             "--recheck", "P0D", "--rate", "50", env=env,
