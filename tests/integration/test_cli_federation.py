@@ -66,3 +66,46 @@ def test_export_check_and_cloudcatalog(processed_archive: Path, tmp_path: Path) 
     assert catalog["version"] == "1.1" and catalog["catalog"], catalog
     again = run("export", "cloudcatalog", env=env)
     assert "0 files written" in again.output
+
+
+def test_harvest_add_declares_a_peers_dataset(
+    processed_archive: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """``harvest add`` appends a product and its dataset; the mission loads; a run harvests it."""
+    folder = tmp_path / "mission"
+    shutil.copytree(PEERTEST, folder)
+    yaml_path = folder / "mission.yaml"
+    before = yaml_path.read_text()
+    env["SOC_MISSIONS"] = str(folder)
+    with LiveServer(processed_archive) as peer:
+        args = ("harvest", "add", peer, "demo_mag_l2_1s", "--mission-dir", str(folder))
+        dry = run(*args, "--product", "field", "--dry-run", env=env)
+        assert dry.exit_code == 0, dry.output
+        assert "  field:" in dry.output and yaml_path.read_text() == before
+        unknown = run("harvest", "add", peer, "no_such_dataset", "--mission", "peertest", env=env)
+        assert unknown.exit_code == 1 and "no_such_dataset" in unknown.output
+        assert "Traceback" not in unknown.output
+        bad = run(*args, "--parameter", "nope", env=env)
+        assert bad.exit_code == 2 and "nope" in bad.output
+        dup = run(*args, "--product", "mag", env=env)
+        assert dup.exit_code == 1 and "already" in dup.output
+        assert yaml_path.read_text() == before
+        refused = run(*args, "--product", "field", "--level", "L2", env=env)  # not a level
+        assert refused.exit_code == 1 and "refused" in refused.output and "level" in refused.output
+        assert yaml_path.read_text() == before  # put back as it was
+        added = run(
+            *args, "--product", "field", "--parameter", "B_mag", "--instrument", "fgm",
+            "--recheck", "P0D", "--rate", "50", env=env,
+        )  # fmt: skip
+        assert added.exit_code == 0, added.output
+        assert "socstack harvest run --mission peertest --product field" in added.output
+        after = yaml_path.read_text()
+        assert after.startswith(before.split("\nproducts:")[0])  # comments kept
+        assert "# a changed day is found by If-Modified-Since" in after
+        again = run(*args, "--product", "field", env=env)
+        assert again.exit_code == 1 and "already" in again.output
+        harvested = run("harvest", "run", "--product", "field", env=env)
+        assert harvested.exit_code == 0, harvested.output
+        assert "peertest/field: 2 archived" in harvested.output
+    down = run("harvest", "add", peer, "demo_mag_l2_1s", "--mission-dir", str(folder), env=env)
+    assert down.exit_code == 1 and "cannot reach" in down.output
