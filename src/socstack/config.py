@@ -145,6 +145,14 @@ class Settings(BaseSettings):
     hapi_server_citation: str = Field(
         "", description="How to cite this server, in /hapi/about (serverCitation)."
     )
+    spase_authority: str = Field(
+        "socstack",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description=(
+            "The naming authority of the SPASE ids `socstack export spase` makes"
+            " (spase://<authority>/NumericalData/...): the registry that resolves them."
+        ),
+    )
     hapi_include_unreleased: bool = Field(
         False, description="Serve datasets the release policy keeps private (internal servers)."
     )

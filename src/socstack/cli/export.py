@@ -1,9 +1,11 @@
-"""``socstack export check|cloudcatalog``: get files ready for the long-term archives.
+"""``socstack export check|cloudcatalog|spase|manifest``: get files ready for the archives.
 
 ``check`` runs the ISTP checks SPDF applies before it accepts a delivery, on any CDF
 files (a team's own, or the archive's); ``cloudcatalog`` writes HelioCloud's
 CloudCatalog of the released files (``catalog.json`` and one index per dataset and
-year) at the archive's root or another folder or bucket, rewriting only what changed.
+year) at the archive's root or another folder or bucket, rewriting only what changed;
+``spase`` writes a SPASE NumericalData description per released dataset and
+``manifest`` a dataset's released files with their catalog checksums (``sha256sum -c``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from socstack.cli._base import catalog_runtime, main
 
 @main.group()
 def export() -> None:
-    """Deliveries to long-term archives: ISTP checks, HelioCloud's CloudCatalog."""
+    """Deliveries to long-term archives: ISTP checks, CloudCatalog, SPASE, manifests."""
 
 
 @export.command("check")
@@ -72,3 +74,46 @@ def export_cloudcatalog(
         f"{result.url}: {len(result.datasets)} datasets, {len(result.written)} files written,"
         f" {len(result.removed)} removed"
     )
+
+
+@export.command("spase")
+@click.option("--dataset", "dataset_id", help="One dataset (default: every released one).")
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder the <dataset>.xml files are written to.",
+)
+@click.pass_context
+def export_spase(ctx: click.Context, dataset_id: str | None, dest: Path) -> None:
+    """Write a SPASE NumericalData description (<dataset>.xml) per released dataset."""
+    from socstack.export.spase import write_spase
+
+    result = write_spase(catalog_runtime(ctx), dest, dataset_id)
+    for path in result.written:
+        click.echo(str(path))
+    if result.skipped:
+        click.echo(f"nothing released yet, skipped: {', '.join(result.skipped)}", err=True)
+    if dataset_id is not None and not result.written:
+        ctx.exit(1)
+
+
+@export.command("manifest")
+@click.option("--dataset", "dataset_id", required=True, help="The dataset whose files to list.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the manifest here (default: print it).",
+)
+@click.pass_context
+def export_manifest(ctx: click.Context, dataset_id: str, output: Path | None) -> None:
+    """List a dataset's released files with their SHA-256 (sha256sum -c format)."""
+    from socstack.export.spase import manifest
+
+    text = manifest(catalog_runtime(ctx), dataset_id)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"{output}: {text.count(chr(10))} files")

@@ -44,7 +44,15 @@ if TYPE_CHECKING:
     from socstack.access.service import Access
     from socstack.runtime import Runtime
 
-__all__ = ["SPEC_VERSION", "CloudCatalogResult", "bucket_root", "write_cloudcatalog"]
+__all__ = [
+    "SPEC_VERSION",
+    "CloudCatalogResult",
+    "ReleasedFile",
+    "bucket_root",
+    "public_intervals",
+    "released_files",
+    "write_cloudcatalog",
+]
 
 #: The CloudCatalog specification followed (heliocloud-data/cloudcatalog, docs).
 SPEC_VERSION = "1.1"
@@ -82,27 +90,42 @@ def _iso(value: dt.datetime, *, ms: bool = False) -> str:
     return text.replace("+00:00", "Z")
 
 
-def _public(access: Access, mission: Mission, product: str) -> Intervals:
+def public_intervals(access: Access, mission: Mission, product: str) -> Intervals:
     """What anyone sees of ``product``: its own releases, cut by its releasable inputs."""
     seen = access.public(mission, product)
     for ancestor in access.releasable_ancestors(mission.name, product):
         if not seen:
             break
-        seen = intersect(seen, _public(access, mission, ancestor))
+        seen = intersect(seen, public_intervals(access, mission, ancestor))
     return seen
 
 
-def _rows(
-    runtime: Runtime, mission: Mission, dataset: Dataset, base: str
-) -> tuple[list[_Row], str]:
-    """The public files of ``dataset`` (newest version per day) and their last ingest."""
-    seen = _public(runtime.access, mission, dataset.product)
+@dataclass(frozen=True)
+class ReleasedFile:
+    """One file anyone may see: the newest archived version of its partition (day)."""
+
+    day: dt.datetime  # midnight UTC of the partition
+    uri: str  # key below the archive root
+    name: str
+    size: int
+    sha256: str
+    ingested_at: dt.datetime
+
+
+def released_files(runtime: Runtime, mission: Mission, dataset: Dataset) -> list[ReleasedFile]:
+    """The files of ``dataset`` anyone may see, the newest version per day, by day.
+
+    Why one function: every public delivery (this index, the SPASE descriptions and the
+    checksum manifests of :mod:`socstack.export.spase`) must list the same files, so
+    what counts as released is decided here only.
+    """
+    seen = public_intervals(runtime.access, mission, dataset.product)
     statement = select(File).where(
         (File.mission == mission.name)
         & (File.product == dataset.product)
         & (File.status == FileStatus.ARCHIVED)
     )
-    newest: dict[str, tuple[tuple[int, int, int], _Row, dt.datetime]] = {}
+    newest: dict[str, tuple[tuple[int, int, int], ReleasedFile]] = {}
     with runtime.catalog.session() as session:
         for f in session.scalars(statement):
             day = dt.datetime.combine(dt.date.fromisoformat(f.partition), dt.time(), dt.UTC)
@@ -113,10 +136,22 @@ def _rows(
             version = (f.version_major, f.version_minor, f.version_patch)
             if f.partition in newest and newest[f.partition][0] >= version:
                 continue
-            row = _Row(day.year, _iso(day), _iso(day + _DAY), f"{base}/{f.uri}", f.size, f.sha256)
-            newest[f.partition] = (version, row, f.ingested_at)
-    rows = sorted((r for _, r, _ in newest.values()), key=lambda r: (r.start, r.datakey))
-    modified = max((at for _, _, at in newest.values()), default=None)
+            found = ReleasedFile(day, f.uri, f.name, f.size, f.sha256, f.ingested_at)
+            newest[f.partition] = (version, found)
+    return sorted((r for _, r in newest.values()), key=lambda r: (r.day, r.uri))
+
+
+def _rows(
+    runtime: Runtime, mission: Mission, dataset: Dataset, base: str
+) -> tuple[list[_Row], str]:
+    """The public files of ``dataset`` (newest version per day) and their last ingest."""
+    files = released_files(runtime, mission, dataset)
+    rows = [
+        _Row(f.day.year, _iso(f.day), _iso(f.day + _DAY), f"{base}/{f.uri}", f.size, f.sha256)
+        for f in files
+    ]
+    rows.sort(key=lambda r: (r.start, r.datakey))
+    modified = max((f.ingested_at for f in files), default=None)
     return rows, _iso(modified, ms=True) if modified else ""
 
 

@@ -22,6 +22,32 @@ __all__ = ["STOP_TIME", "Bins", "Dataset", "Parameter"]
 STOP_TIME = "stopTime"
 
 
+#: SPASE 2.x's MeasurementType enumeration (the values a registry accepts).
+MeasurementType = Literal[
+    "ActivityIndex",
+    "Dust",
+    "ElectricField",
+    "EnergeticParticles",
+    "Ephemeris",
+    "ImageIntensity",
+    "InstrumentStatus",
+    "IonComposition",
+    "Irradiance",
+    "MagneticField",
+    "Magnetogram",
+    "NeutralAtomImages",
+    "NeutralGas",
+    "Profile",
+    "Radiance",
+    "Spectrum",
+    "SPICE",
+    "ThermalPlasma",
+    "Waves",
+    "Waves.Active",
+    "Waves.Passive",
+]
+
+
 class Bins(StrictModel):
     """Bins of one dimension of a HAPI array parameter (HAPI 3.3 section 3.6.13).
 
@@ -162,6 +188,13 @@ class Dataset(StrictModel):
         None, description="The Time parameter's description (default: from the stamp's place)."
     )
     additional_metadata: list[dict[str, Any]] | None = None
+    measurement_type: list[MeasurementType] = Field(
+        default_factory=list,
+        description=(
+            "SPASE MeasurementType(s) of the data (e.g. MagneticField, ThermalPlasma):"
+            " what a SPASE registry files the dataset under (socstack export spase)."
+        ),
+    )
     summary: str | None = Field(
         None,
         description=(
