@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from socstack.access import ANONYMOUS
 from socstack.catalog.models import File
 from socstack.cli import main
-from socstack.export.cloudcatalog import _public, released_files
+from socstack.export.cloudcatalog import public_intervals, released_files
 from socstack.export.spase import SPASE_NAMESPACE, manifest, write_spase
 from socstack.hapi.source import ArchiveSource
 from socstack.runtime import Runtime
@@ -97,7 +97,7 @@ def test_every_released_dataset_is_described(runtime: Runtime, tmp_path: Path) -
         assert kinds == list(dataset.measurement_type)
 
         hapi = source.dataset(dataset.id)
-        seen = _public(runtime.access, mission, dataset.product)
+        seen = public_intervals(runtime.access, mission, dataset.product)
         info = hapi.info(source.coverage(hapi, seen), source.support(hapi, seen))
         span = data.find("s:TemporalDescription/s:TimeSpan", NS)
         assert span.findtext("s:StartDate", namespaces=NS) == info["startDate"]
