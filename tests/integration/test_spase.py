@@ -115,6 +115,36 @@ def test_every_released_dataset_is_described(runtime: Runtime, tmp_path: Path) -
             assert element.findtext("s:FillValue", namespaces=NS) == described.get("fill")
             size = element.findtext("s:Structure/s:Size", namespaces=NS)
             assert size == (" ".join(map(str, described["size"])) if "size" in described else None)
+            # Each says what it measures (SPASE requires one kind), last, as the schema orders.
+            last = list(element)[-1]
+            kind = last.tag.split("}")[1]
+            assert kind in ("Field", "Particle", "Wave", "Mixed", "Support")
+            assert last.findtext(f"s:{kind}Quantity", namespaces=NS)
+            if described["type"] == "isotime":
+                assert (kind, last.findtext("s:SupportQuantity", namespaces=NS)) == (
+                    "Support",
+                    "Temporal",
+                )
+    kinds = _measured(_parse(tmp_path / "spase" / "demo_pls_l2.xml"))
+    assert kinds["density"] == ("Particle", "Proton", "NumberDensity")  # from the YAML
+    assert kinds["quality"] == ("Support", None, "DataQuality")
+    kinds = _measured(_parse(tmp_path / "spase" / "demo_mag_l2_1s.xml"))
+    assert kinds["B_GSE"] == ("Field", None, "Magnetic")  # nT: said without the YAML
+
+
+def _measured(root: ET.Element) -> dict[str, tuple[str, str | None, str | None]]:
+    """Parameter name -> its kind, particle type and quantity."""
+    out = {}
+    for element in root.findall("s:NumericalData/s:Parameter", NS):
+        last = list(element)[-1]
+        kind = last.tag.split("}")[1]
+        quantity = last.findtext(f"s:{kind}Quantity", namespaces=NS)
+        out[element.findtext("s:Name", namespaces=NS)] = (
+            kind,
+            last.findtext("s:ParticleType", namespaces=NS),
+            quantity,
+        )
+    return out
 
 
 def test_the_pls_spectrum_and_a_yaml_resource_id(

@@ -609,3 +609,27 @@ def test_schema_and_cross_reference_mistakes_come_out_together(tmp_path: Path) -
     # The rule reading mag_l1a is not said to name an unknown product: the product's own
     # mistake is the one to fix.
     assert "unknown product" not in str(caught.value)
+
+
+def test_spase_quantities_are_spase_terms() -> None:
+    from socstack.mission.spase import parse_spase_quantity
+
+    assert parse_spase_quantity("Particle:Proton:NumberDensity").element == "ParticleQuantity"
+    assert parse_spase_quantity("Field:Magnetic").particle_type is None
+    for bad, says in [
+        ("Field:Magnetc", "a Field quantity is one of"),
+        ("Particle:NumberDensity", "Particle:Type:Quantity"),
+        ("Particle:Quark:NumberDensity", "the particle type is one of"),
+        ("Plasma:Density", "the kind is one of"),
+        ("Support:Other:Extra", "write Support:Quantity"),
+    ]:
+        with pytest.raises(ValueError, match=says):
+            parse_spase_quantity(bad)
+
+
+def test_a_parameter_with_a_wrong_spase_term_is_refused_at_load(tmp_path: Path) -> None:
+    config = full_mission()
+    config["datasets"]["test_mag_l2"]["parameters"][0]["spase"] = "Field:Magnetism"
+    with pytest.raises(ConfigError, match="a Field quantity is one of") as caught:
+        load_mission(write(tmp_path / "test", config))
+    assert caught.value.problems[0].field.startswith("datasets.test_mag_l2.parameters")

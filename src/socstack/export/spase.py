@@ -34,6 +34,7 @@ from socstack.hapi.metadata import HapiDataset, build_dataset, iso
 from socstack.hapi.source import ArchiveSource
 from socstack.mission.datasets import Dataset
 from socstack.mission.model import Mission
+from socstack.mission.spase import SpaseQuantity, parse_spase_quantity
 
 if TYPE_CHECKING:
     from socstack.runtime import Runtime
@@ -103,7 +104,7 @@ def _flatten(values: list[Any]) -> list[Any]:
     return out
 
 
-def _parameter(root: ET.Element, described: dict[str, Any]) -> None:
+def _parameter(root: ET.Element, described: dict[str, Any], spase: str | None) -> None:
     element = ET.SubElement(root, "Parameter")
     _text(element, "Name", described["name"])
     _text(element, "ParameterKey", described["name"])
@@ -118,9 +119,27 @@ def _parameter(root: ET.Element, described: dict[str, Any]) -> None:
         _text(structure, "Size", " ".join(str(n) for n in described["size"]))
     if described.get("fill") is not None:
         _text(element, "FillValue", described["fill"])
+    measured = _measured(described, spase)
+    kind = ET.SubElement(element, measured.kind)
+    if measured.particle_type:
+        _text(kind, "ParticleType", measured.particle_type)
+    _text(kind, measured.element, measured.quantity)
+
+
+def _measured(described: dict[str, Any], spase: str | None) -> SpaseQuantity:
+    """What the parameter measures: the YAML's ``spase``, else a guess that is never wrong.
+
+    SPASE requires the kind. Times are temporal support; a field in nT is magnetic;
+    anything else the YAML does not say is ``Support:Other`` (valid, and plainly
+    unspecific) rather than a guess a registry would repeat as fact.
+    """
+    if spase is not None:
+        return parse_spase_quantity(spase)
     if described.get("type") == "isotime":
-        support = ET.SubElement(element, "Support")
-        _text(support, "SupportQuantity", "Temporal")
+        return SpaseQuantity("Support", "Temporal")
+    if _units(described.get("units")) == "nT":
+        return SpaseQuantity("Field", "Magnetic")
+    return SpaseQuantity("Support", "Other")
 
 
 def _access(
@@ -217,8 +236,9 @@ def spase_document(
     _text(span, "StopDate", info["stopDate"])
     if dataset.cadence:
         _text(temporal, "Cadence", dataset.cadence)
+    declared = {p.name: p.spase for p in dataset.parameters}
     for described in info["parameters"]:
-        _parameter(data, described)
+        _parameter(data, described, declared.get(described["name"]))
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 

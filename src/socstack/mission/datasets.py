@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from socstack.mission._base import StrictModel, check_duration
+from socstack.mission.spase import parse_spase_quantity
 from socstack.times import duration_ns, parse_time_any, time_length
 
 __all__ = ["STOP_TIME", "Bins", "Dataset", "Parameter"]
@@ -109,6 +110,22 @@ class Parameter(StrictModel):
     vector_components: list[str] | str | None = None
     coordinate_system: str | None = None
     extra: dict[str, Any] = Field(default_factory=dict, description="x_ keys of our own")
+    spase: str | None = Field(
+        None,
+        description=(
+            "What it measures in SPASE's terms, Kind:Quantity (Field:Magnetic,"
+            " Mixed:PlasmaBeta, Support:DataQuality) or Particle:Type:Quantity"
+            " (Particle:Proton:NumberDensity); default Field:Magnetic for nT, else"
+            " Support:Other (socstack export spase)"
+        ),
+    )
+
+    @field_validator("spase")
+    @classmethod
+    def _spase_terms(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_spase_quantity(value)
+        return value
 
     @field_validator("fill", mode="before")
     @classmethod
