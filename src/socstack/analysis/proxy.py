@@ -339,27 +339,35 @@ class NotebookProxy:
             await _pump(upstream, receive, send)
 
 
+#: How a side going away shows: the upstream's close, or the ASGI server's "client
+#: disconnected" (an OSError) when the browser left while a message was on its way.
+_GONE = (websockets.exceptions.ConnectionClosed, OSError)
+
+
 async def _pump(upstream: ClientConnection, receive: Receive, send: Send) -> None:
     """Copy messages both ways until either side closes; then close the other."""
 
     async def downstream_to_upstream() -> None:
-        while True:
-            message: Message = await receive()
-            if message["type"] == "websocket.disconnect":
-                await upstream.close()
-                return
-            if message.get("bytes") is not None:
-                await upstream.send(message["bytes"])
-            elif message.get("text") is not None:
-                await upstream.send(message["text"])
+        try:
+            while True:
+                message: Message = await receive()
+                if message["type"] == "websocket.disconnect":
+                    await upstream.close()
+                    return
+                if message.get("bytes") is not None:
+                    await upstream.send(message["bytes"])
+                elif message.get("text") is not None:
+                    await upstream.send(message["text"])
+        except _GONE:
+            return  # JupyterLab closed (a kernel shut down): the other pump closes ours
 
     async def upstream_to_downstream() -> None:
         try:
             async for data in upstream:
                 key = "bytes" if isinstance(data, bytes) else "text"
                 await send({"type": "websocket.send", key: data})
-        except websockets.exceptions.ConnectionClosed:
-            pass
+        except _GONE:
+            pass  # either side went away mid-message: an ending, not an error
         with contextlib.suppress(Exception):  # the browser may have gone already
             await send({"type": "websocket.close", "code": 1000})
 
