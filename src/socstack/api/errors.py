@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -226,3 +227,19 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         return problem(500, "Server error", "internal error; the server log has the details")
+
+
+async def read_form_file(form: Any, field: str, limit: int, what: str) -> tuple[bytes, str]:
+    """The one file of a multipart ``field``, at most ``limit`` bytes, and its name.
+
+    Why one place: each upload door must answer a missing file with 422 and an oversize
+    one with 413 before anything is kept, the same way. Reading ``limit + 1`` bytes tells
+    an oversize file without holding more of it.
+    """
+    upload = form.get(field)
+    if upload is None or isinstance(upload, str):
+        raise ApiProblem(422, "Invalid request", f"send the {what} as the {field!r} file")
+    content = await upload.read(limit + 1)
+    if len(content) > limit:
+        raise ApiProblem(413, "Payload too large", f"a {what} of at most {limit // 2**20} MB")
+    return content, upload.filename or ""

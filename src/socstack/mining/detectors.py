@@ -24,17 +24,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from socstack._exceptions import NotFoundError, SocError
 from socstack.mining.events import EventList
 from socstack.mining.profile import ATTRIBUTES as PROFILE_ATTRIBUTES
 from socstack.mining.profile import DESCRIPTIONS as PROFILE_DESCRIPTIONS
 from socstack.mining.profile import ProfileParameters, find_profile
-from socstack.mission._base import StrictModel, check_duration
+from socstack.mission._base import Duration, StrictModel
 from socstack.times import duration_ns
 
 __all__ = [
@@ -52,7 +52,6 @@ __all__ = [
 _NS = "datetime64[ns]"
 
 #: An ISO 8601 duration as a mission writes it (``"PT8M"``); refused at load if malformed.
-Duration = Annotated[str, AfterValidator(check_duration)]
 
 
 class DetectorError(SocError):

@@ -15,10 +15,10 @@ at 1 s would take about 13 s; give ``resample`` to choose.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
 from socstack.mining.similarity import (
     MIN_WINDOW,
@@ -27,7 +27,7 @@ from socstack.mining.similarity import (
     motifs_and_discords,
     regrid,
 )
-from socstack.mission._base import StrictModel, check_duration
+from socstack.mission._base import Duration, StrictModel
 from socstack.times import duration_ns
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 __all__ = ["ATTRIBUTES", "DESCRIPTIONS", "ProfileParameters", "find_profile"]
 
 _NS = "datetime64[ns]"
-Duration = Annotated[str, AfterValidator(check_duration)]
 
 #: The columns of every motif and discord.
 ATTRIBUTES = {"distance": np.float64, "rank": np.int64, "discord": np.int64}

@@ -9,7 +9,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from socstack.mission.versions import Version
 from socstack.times import duration_ns
 
-__all__ = ["Descriptor", "EntryPoint", "SemVer", "StrictModel", "Token", "check_duration"]
+__all__ = [
+    "Descriptor",
+    "Duration",
+    "EntryPoint",
+    "SemVer",
+    "StrictModel",
+    "Token",
+    "check_duration",
+]
 
 Token = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]*$", max_length=32)]
 Descriptor = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)]
@@ -30,6 +38,10 @@ def check_duration(value: str | None) -> str | None:
     if value is not None and duration_ns(value) is None:
         raise ValueError(f"not an ISO 8601 duration: {value!r} (for example PT1S, P1D)")
     return value
+
+
+#: An ISO 8601 duration (``PT1S``, ``P1D``), checked when the YAML loads.
+Duration = Annotated[str, AfterValidator(check_duration)]
 
 
 class StrictModel(BaseModel):

@@ -21,7 +21,7 @@ from socstack._exceptions import NotFoundError, SocError
 from socstack.access import Action
 from socstack.access.audit import audit
 from socstack.api.deps import GuardDep, RuntimeDep
-from socstack.api.errors import ApiProblem
+from socstack.api.errors import ApiProblem, read_form_file
 from socstack.catalog.eventlists import EventListRow
 from socstack.catalog.models import Job
 from socstack.mining import lists
@@ -223,13 +223,7 @@ async def upload_eventlist(request: Request, runtime: RuntimeDep, guard: GuardDe
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiProblem(415, "Unsupported media type", "send the catalog as multipart 'file'")
     async with request.form(max_files=1, max_fields=5) as form:
-        upload = form.get("file")
-        if upload is None or isinstance(upload, str):
-            raise ApiProblem(422, "Invalid request", "send the catalog as the 'file' field")
-        content = await upload.read(MAX_UPLOAD_BYTES + 1)
-        if len(content) > MAX_UPLOAD_BYTES:
-            raise ApiProblem(413, "Payload too large", "a catalog of at most 32 MB")
-        filename = upload.filename or ""
+        content, filename = await read_form_file(form, "file", MAX_UPLOAD_BYTES, "catalog")
         fields = {k: str(form.get(k) or "") for k in ("name", "description", "format")}
     if fields["format"] and fields["format"] not in FORMATS:
         raise ApiProblem(422, "Invalid request", f"format: one of {', '.join(FORMATS)}")

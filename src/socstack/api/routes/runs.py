@@ -27,7 +27,7 @@ from socstack.access.audit import audit
 from socstack.analysis.library import Notebook, check_parameters, find, inspect, library
 from socstack.analysis.runs import Submitted, may_see, submit
 from socstack.api.deps import GuardDep, RuntimeDep
-from socstack.api.errors import ApiProblem
+from socstack.api.errors import ApiProblem, read_form_file
 from socstack.api.schemas import PathId
 from socstack.catalog.models import Job
 from socstack.catalog.runs import Run
@@ -174,12 +174,7 @@ async def _request(request: Request, folder: Path) -> tuple[RunRequest, bytes | 
         except ValueError as exc:
             raise ApiProblem(422, "Invalid request", f"a run request: {exc}") from exc
     async with request.form(max_files=1, max_fields=10) as form:
-        upload = form.get("notebook")
-        if upload is None or isinstance(upload, str):
-            raise ApiProblem(422, "Invalid request", "send the notebook as the 'notebook' file")
-        content = await upload.read(MAX_NOTEBOOK_BYTES + 1)
-        if len(content) > MAX_NOTEBOOK_BYTES:
-            raise ApiProblem(413, "Payload too large", "a notebook of at most 16 MB")
+        content, filename = await read_form_file(form, "notebook", MAX_NOTEBOOK_BYTES, "notebook")
         try:
             parameters = json.loads(str(form.get("parameters") or "{}"))
         except json.JSONDecodeError as exc:
@@ -187,7 +182,7 @@ async def _request(request: Request, folder: Path) -> tuple[RunRequest, bytes | 
         if not isinstance(parameters, dict):
             raise ApiProblem(422, "Invalid request", "parameters: give a JSON object")
         force = str(form.get("force") or "").lower() in ("1", "true", "yes")
-        name = Path(upload.filename or "upload.ipynb").name
+        name = Path(filename or "upload.ipynb").name
     path = folder / "upload.ipynb"
     path.write_bytes(content)
     return RunRequest(notebook=name, parameters=parameters, force=force), content
