@@ -88,6 +88,12 @@ def site(mined_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     mission = folder / "demo"
     shutil.copytree(DEMO_MISSION, mission)
     text = (mission / "mission.yaml").read_text()
+    at = text.index("\nrules:\n")
+    text = (
+        text[:at]
+        + "".join(f"\n  {listing(s)}: {{product: {s.product}, files: true}}\n" for s in STATES)
+        + text[at:]
+    )
     (mission / "mission.yaml").write_text(text[: text.index("release:")] + POLICY)
     server = _Site(
         data,
@@ -142,6 +148,11 @@ def site(mined_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         yield Site(server.base, tokens, files)
 
 
+def listing(state: State) -> str:
+    """The HAPI file listing (stringType uri) of the state's product, added for the test."""
+    return f"files_of_{state.product}"
+
+
 def user_of(role: str, state: State) -> str | None:
     """The user playing ``role`` for data owned by ``state.team``."""
     return {
@@ -189,6 +200,27 @@ def test_hapi_catalog_info_and_data(site: Site, role: str, state: State) -> None
                 assert data.status_code == 200 and len(data.content) > 100, (fmt, data.text[:200])
             else:
                 assert data.status_code == 404 and data.json()["status"]["code"] == 1406, fmt
+
+
+@pytest.mark.parametrize(("role", "state"), CELLS, ids=IDS)
+def test_hapi_file_listings_and_their_links(site: Site, role: str, state: State) -> None:
+    """A listing shows a file to who may download it, and its link downloads it."""
+    who = headers(site, user_of(role, state))
+    allowed = sees(role, state)
+    name = site.files[state.product]
+    with httpx.Client(base_url=site.base, headers=who, timeout=60) as http:
+        catalog = [d["id"] for d in http.get("/hapi/catalog").json()["catalog"]]
+        assert (listing(state) in catalog) is allowed
+        params = {"dataset": listing(state), "start": START, "stop": "2025-01-02T00:00:00Z"}
+        answer = http.get("/hapi/data", params=params)
+        if not allowed:
+            assert answer.status_code == 404 and answer.json()["status"]["code"] == 1406
+            return
+        assert answer.status_code == 200, answer.text[:200]
+        assert [line.split(",")[2] for line in answer.text.splitlines()] == [name]
+        info = http.get("/hapi/info", params={"dataset": listing(state)}).json()
+        base = next(p for p in info["parameters"] if p["name"] == "URI")["stringType"]
+        assert http.get(base["uri"]["base"] + name).status_code == 200
 
 
 @pytest.mark.parametrize(("role", "state"), CELLS, ids=IDS)

@@ -14,6 +14,7 @@ __all__ = [
     "NONE",
     "Intervals",
     "contains",
+    "file_span",
     "intersect",
     "ns",
     "overlaps",
@@ -30,6 +31,19 @@ NONE: Intervals = ()
 def ns(value: dt.datetime) -> int:
     """An aware datetime as ns since 1970."""
     return int(value.timestamp() * 1_000_000) * 1000
+
+
+def file_span(start: dt.datetime | None, stop: dt.datetime | None) -> tuple[int, int]:
+    """The time range a catalog file covers, as the authorization function takes it.
+
+    ``[start, stop)`` of its first and last record; a file with no stop (a calibration
+    valid onwards) or an empty range covers the instant ``start``; one with no start is
+    all time (only who sees all of its product sees it).
+    """
+    if start is None:
+        return ALL[0]
+    lo = ns(start)
+    return lo, max(ns(stop) if stop is not None else lo, lo + 1)
 
 
 def _normal(pairs: Iterable[tuple[int, int]]) -> Intervals:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from socstack.access import Access, Action, Identity
-from socstack.access.intervals import ALL, Intervals, contains, ns
+from socstack.access.intervals import ALL, Intervals, contains, file_span, ns
 from socstack.catalog.models import File
 
 if TYPE_CHECKING:
@@ -36,14 +36,6 @@ __all__ = ["PUBLIC", "Sight", "file_span", "release_seen"]
 PUBLIC = Identity(None, scopes=frozenset())
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def file_span(start: dt.datetime | None, stop: dt.datetime | None) -> tuple[int, int]:
-    """The time range a file covers, in ns, as the authorization function takes it."""
-    if start is None:
-        return ALL[0]
-    lo = ns(start)
-    return lo, max(ns(stop) if stop is not None else lo, lo + 1)
 
 
 def _at(value: int) -> dt.datetime | None:

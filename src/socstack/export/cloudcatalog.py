@@ -256,7 +256,8 @@ def write_cloudcatalog(
     with tempfile.TemporaryDirectory(prefix="cloudcatalog-") as scratch:
         writer = _Writer(store, Path(scratch))
         for mission, dataset in runtime.missions.datasets():
-            if dataset.id in seen_ids:
+            # A file listing (HAPI stringType uri) is an index already, not data to index.
+            if dataset.id in seen_ids or dataset.files:
                 continue
             seen_ids.add(dataset.id)
             ident = dataset.id

@@ -84,6 +84,11 @@ def _text(parent: ET.Element, tag: str, value: object) -> ET.Element:
 
 def _find(runtime: Runtime, dataset_id: str) -> tuple[Mission, Dataset]:
     for mission, dataset in runtime.missions.datasets():
+        if dataset.id == dataset_id and dataset.files:
+            raise NotFoundError(
+                f"{dataset_id} is a file listing, not data: SPASE describes its product's"
+                " data dataset, whose description lists where the files are"
+            )
         if dataset.id == dataset_id:
             return mission, dataset
     raise NotFoundError(f"no dataset {dataset_id!r}")
@@ -248,7 +253,8 @@ def write_spase(runtime: Runtime, dest: Path, dataset_id: str | None = None) -> 
     if dataset_id is not None:
         chosen = [_find(runtime, dataset_id)]
     else:
-        chosen = list({d.id: (m, d) for m, d in runtime.missions.datasets()}.values())
+        every = runtime.missions.datasets()
+        chosen = list({d.id: (m, d) for m, d in every if not d.files}.values())
     dest.mkdir(parents=True, exist_ok=True)
     source = ArchiveSource(runtime)
     written, skipped = [], []

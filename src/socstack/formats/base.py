@@ -51,6 +51,8 @@ class Reader(ABC):
     """A file format: checks a product's options, inspects and reads its files."""
 
     name: ClassVar[str]
+    #: What a download of such a file says it is (Content-Type; HAPI's stringType mediaType).
+    media_type: ClassVar[str] = "application/octet-stream"
     options_model: ClassVar[type[ReaderOptions]] = ReaderOptions
 
     def validate_options(self, options: dict[str, Any], mission_dir: Path) -> ReaderOptions:

@@ -277,6 +277,7 @@ class CdfReader(Reader):
     """Reader of CDF files with a record time variable (CDF_TIME_TT2000)."""
 
     name = "cdf"
+    media_type = "application/x-cdf"
     options_model = CdfOptions
 
     def declared_variables(

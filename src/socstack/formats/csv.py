@@ -50,6 +50,7 @@ class CsvReader(Reader):
     """Reader of CSV tables; comment lines start with the comment character."""
 
     name = "csv"
+    media_type = "text/csv"
     options_model = CsvOptions
 
     def _rows(self, path: Path, options: CsvOptions) -> tuple[list[str], list[list[str]]]:

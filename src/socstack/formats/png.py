@@ -24,6 +24,7 @@ class PngReader(Reader):
     """Checks that a PNG is whole; its coverage is its partition's (set by ingest)."""
 
     name = "png"
+    media_type = "image/png"
 
     def inspect(self, path: Path, product: Product) -> Inspection:
         """Walk every chunk and verify its CRC."""

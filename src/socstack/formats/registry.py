@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from socstack.formats.base import Reader
 
-__all__ = ["get", "names"]
+__all__ = ["get", "media_type", "names"]
 
 _readers: dict[str, Reader] = {}
 
@@ -41,3 +41,9 @@ def get(name: str, own: Mapping[str, Reader] | None = None) -> Reader:
 def names() -> list[str]:
     """The known format names."""
     return sorted(_load())
+
+
+def media_type(name: str) -> str:
+    """The media type of a format's files (a mission's own format: octet-stream)."""
+    reader = _load().get(name)
+    return reader.media_type if reader is not None else "application/octet-stream"

@@ -476,6 +476,7 @@ class TextReader(Reader):
     """Reader of text tables; see the module docstring for the options."""
 
     name = "text"
+    media_type = "text/plain"
     options_model = TextOptions
 
     def declared_variables(self, options: ReaderOptions) -> dict[str, tuple[int, ...]] | None:

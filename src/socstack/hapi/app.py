@@ -331,7 +331,7 @@ class _Handlers:
         self, shown: _Shown, coverage: Coverage, chosen: list[HapiParameter] | None = None
     ) -> dict[str, Any]:
         support = self.source.support(shown.dataset, shown.seen)
-        return shown.dataset.info(coverage, support, chosen)
+        return shown.dataset.info(coverage, support, chosen, self.base_url())
 
     # -- endpoints ---------------------------------------------------------------------------------
     def landing(self, request: Request) -> Response:

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from socstack import __version__
+from socstack.formats.registry import media_type
 from socstack.hapi.status import HAPI_VERSION
-from socstack.mission.datasets import STOP_TIME
+from socstack.mission.datasets import STOP_TIME, URI
 from socstack.mission.model import Bins, Dataset, Mission, Parameter, Product
 from socstack.times import format_time, time_length
 
@@ -110,7 +111,7 @@ class HapiDataset:
             "description": self.config.time_description
             or (
                 "Start of the interval (it ends at stopTime)"
-                if self.config.intervals
+                if self.config.intervals or self.config.files
                 else _STAMP_DESCRIPTIONS[self.config.time_stamp_location]
             ),
         }
@@ -129,12 +130,21 @@ class HapiDataset:
         coverage: Coverage,
         support: dict[str, np.ndarray],
         chosen: list[HapiParameter] | None = None,
+        base_url: str = "",
     ) -> dict[str, Any]:
-        """The info document without ``HAPI``/``status`` (the catalog's depth=all form)."""
+        """The info document without ``HAPI``/``status`` (the catalog's depth=all form).
+
+        ``base_url`` is where clients reach socstack: a file listing's links are names
+        under its ``/api/files/`` (HAPI's ``stringType`` ``base``), so they follow the
+        deployment's public URL and each download is authorized like any other.
+        """
         product, config = self.product, self.config
         parameters = [self.time_parameter]
         for parameter in chosen if chosen is not None else self.parameters:
-            parameters.append(_with_bins(parameter, support))
+            described = _with_bins(parameter, support)
+            if config.files and parameter.name == URI:
+                described["stringType"] = _links(product, base_url)
+            parameters.append(described)
         out: dict[str, Any] = {
             "parameters": parameters,
             "startDate": iso(coverage.start),
@@ -173,7 +183,9 @@ class HapiDataset:
             "files": coverage.files,
             "server": f"socstack {__version__}",
         }
-        if config.intervals:
+        if config.files:
+            out["x_socstack"]["fileListing"] = True
+        if config.intervals or config.files:
             # HAPI's proposed interval-based records (data-specification#227): until the
             # specification names the key, it is ours.
             out["x_socstack"]["intervalBasedRecords"] = True
@@ -188,12 +200,23 @@ class HapiDataset:
         return out
 
 
+def _links(product: Product, base_url: str) -> dict[str, Any]:
+    """A file listing's stringType: what the links point to, and where they are relative to."""
+    uri: dict[str, Any] = {"mediaType": media_type(product.format)}
+    if base_url:
+        uri["scheme"] = base_url.split(":", 1)[0]
+        uri["base"] = f"{base_url.rstrip('/')}/api/files/"
+    return {"uri": uri}
+
+
 def _provenance(dataset: HapiDataset) -> str:
     rules = [
         r
         for r in dataset.mission.rules.values()
         if any(o.product == dataset.product.id for o in r.outputs)
     ]
+    if dataset.config.files:
+        return f"The catalog's list of the archived files of product {dataset.product.id}."
     if not rules:
         return f"Files of product {dataset.product.id} as delivered to the archive."
     rule = rules[0]
@@ -318,6 +341,8 @@ def build_dataset(mission: Mission, config: Dataset) -> HapiDataset:
     """The HAPI view of one configured dataset."""
     product = mission.products[config.product]
     attributes = getattr(product.format_options, "variable_attributes", {}) or {}
+    if config.files:  # a listing's parameters describe the files, not their variables
+        attributes = {}
     parameters = [build_parameter(p, attributes.get(p.variable, {})) for p in config.parameters]
     return HapiDataset(config.id, mission, product, config, parameters)
 

@@ -30,10 +30,11 @@ from typing import Protocol
 import numpy as np
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 
-from socstack.access.intervals import ALL, Intervals, intersect
+from socstack.access.intervals import ALL, Intervals, contains, file_span, intersect
 from socstack.catalog.models import File, FileStatus
 from socstack.formats.cdf import read_variables
 from socstack.hapi.metadata import Coverage, HapiDataset, HapiParameter, build_dataset
+from socstack.mission.datasets import STOP_TIME, URI
 from socstack.runtime import Runtime
 
 __all__ = ["ArchiveSource", "Block", "HapiSource"]
@@ -422,6 +423,51 @@ class ArchiveSource:
                 values = {name: column[first:last] for name, column in columns.items()}
                 yield Block(times[order][first:last], values)
 
+    def _listed(
+        self,
+        dataset: HapiDataset,
+        parameters: list[HapiParameter],
+        start: int,
+        stop: int,
+        seen: Intervals,
+    ) -> Iterator[Block]:
+        """A file listing: the archived files of the product that overlap [start, stop).
+
+        One record per file (the newest version of each day), from the catalog alone.
+        Only a file all of whose range may be seen is listed, as ``/api/files`` lists
+        and serves it: no link leads to a refusal, and none tells of data held back.
+        """
+        first, last = self._partitions(start - _DAY, stop)
+        where, _ = self._archived(dataset, ALL)
+        where = where & (File.partition >= first) & (File.partition <= last)
+        with self.runtime.catalog.session() as session:
+            rows = session.execute(
+                select(File.name, File.partition, File.start, File.stop, File.version)
+                .add_columns(File.size, File.sha256)
+                .where(where)
+            ).all()
+        listed = []
+        for row in rows:
+            lo = _ns(row.start) if row.start is not None else _midnight(row.partition)
+            hi = _ns(row.stop) if row.stop is not None else _midnight(row.partition) + _DAY
+            overlapping = lo < stop and (hi > start or (hi == lo and lo >= start))
+            if overlapping and contains(seen, *file_span(row.start, row.stop)):
+                listed.append((lo, hi, row))
+        if not listed:
+            return
+        listed.sort(key=lambda item: (item[0], item[2].name))
+        columns = {
+            STOP_TIME: np.array([hi for _, hi, _ in listed], dtype="datetime64[ns]"),
+            URI: np.array([r.name for _, _, r in listed], dtype=str),
+            "version": np.array([r.version for _, _, r in listed], dtype=str),
+            "size": np.array([r.size for _, _, r in listed], dtype=np.float64),
+            "sha256": np.array([r.sha256 for _, _, r in listed], dtype=str),
+        }
+        times = np.array([lo for lo, _, _ in listed], dtype=np.int64)
+        for at in range(0, len(times), BLOCK_RECORDS):
+            values = {p.name: columns[p.name][at : at + BLOCK_RECORDS] for p in parameters}
+            yield Block(times[at : at + BLOCK_RECORDS], values)
+
     def records(
         self,
         dataset: HapiDataset,
@@ -431,6 +477,9 @@ class ArchiveSource:
         seen: Intervals = ALL,
     ) -> Iterator[Block]:
         """Read each file of [start, stop) in turn; cut every file to what may be seen."""
+        if dataset.config.files:
+            yield from self._listed(dataset, parameters, start, stop, seen)
+            return
         if dataset.config.intervals:
             yield from self._intervals(dataset, parameters, start, stop, seen)
             return

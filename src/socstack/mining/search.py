@@ -106,8 +106,9 @@ def submit_search(runtime: Runtime, identity: Identity, request: SearchRequest) 
     coverage = source.coverage(dataset, read.intervals) if read.allowed else None
     if coverage is None:
         raise NotFoundError(f"no dataset {request.dataset!r}")
-    if dataset.config.intervals:
-        raise SocError(f"{dataset.id} is an event list: search a dataset of measurements")
+    if dataset.config.intervals or dataset.config.files:
+        kind = "an event list" if dataset.config.intervals else "a file listing"
+        raise SocError(f"{dataset.id} is {kind}: search a dataset of measurements")
     for name in request.parameters:
         parameter = dataset.parameter(name)
         if parameter is None:

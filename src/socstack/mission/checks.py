@@ -135,6 +135,8 @@ def _check_dataset(mission: Mission, did: str, dataset: Dataset) -> list[Problem
                     f"{where}.summary",
                 )
             )
+    if dataset.files:  # a listing reads the catalog, not the files' variables
+        return problems
     return problems + _check_variables(product, where, dataset)
 
 

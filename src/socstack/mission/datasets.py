@@ -17,10 +17,26 @@ from socstack.mission._base import StrictModel, check_duration
 from socstack.mission.spase import parse_spase_quantity
 from socstack.times import duration_ns, parse_time_any, time_length
 
-__all__ = ["STOP_TIME", "Bins", "Dataset", "Parameter"]
+__all__ = ["FILE_PARAMETERS", "STOP_TIME", "URI", "Bins", "Dataset", "Parameter"]
 
 #: The parameter an interval dataset's records end at (its second column).
 STOP_TIME = "stopTime"
+#: A file listing's parameter holding each file's link (HAPI ``stringType: uri``).
+URI = "URI"
+#: Longest file name a listing's URI column holds (HAPI strings have a fixed length).
+URI_LENGTH = 255
+#: What a file listing (``files: true``) serves of each file, after its time range.
+FILE_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": URI,
+        "type": "string",
+        "length": URI_LENGTH,
+        "description": "The file, relative to the stringType's base (socstack's /api/files/)",
+    },
+    {"name": "version", "type": "string", "length": 32, "description": "The file's version"},
+    {"name": "size", "type": "double", "units": "bytes", "description": "The file's size"},
+    {"name": "sha256", "type": "string", "length": 64, "description": "SHA-256 of the file"},
+]
 
 
 #: SPASE 2.x's MeasurementType enumeration (the values a registry accepts).
@@ -236,6 +252,16 @@ class Dataset(StrictModel):
             " request's start the server looks for intervals reaching into it."
         ),
     )
+    files: bool = Field(
+        False,
+        description=(
+            "A listing of the product's files instead of their records (HAPI 3.2's"
+            " stringType uri): each record is one file, Time and stopTime its range, URI"
+            " its link under /api/files/, then its version, size and sha256. A product of"
+            " quicklook images served this way lets HAPI clients find the images too."
+            " Its parameters are declared for you."
+        ),
+    )
     parameters: list[Parameter] = Field(min_length=1)
 
     def summarized_by(self, summary: Dataset) -> dict[str, dict[str, str]]:
@@ -264,6 +290,28 @@ class Dataset(StrictModel):
         if not self.intervals:
             return 0
         return duration_ns(self.max_interval or "P1D") or 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _file_listing(cls, data: object) -> object:
+        """A file listing's parameters, declared for the author (they are not the files')."""
+        if not (isinstance(data, dict) and data.get("files") is True):
+            return data
+        clash = [k for k in ("parameters", "intervals", "summary", "max_interval") if k in data]
+        if clash:
+            raise ValueError(
+                f"a file listing (files: true) declares its own parameters and records; leave"
+                f" out {', '.join(clash)}"
+            )
+        digits = data.get("time_digits", 3)
+        stop = {
+            "name": STOP_TIME,
+            "type": "isotime",
+            "units": "UTC",
+            "length": time_length(digits if isinstance(digits, int) else 3),
+            "description": "End of the file's time range (it starts at Time)",
+        }
+        return {**data, "parameters": [stop, *(dict(p) for p in FILE_PARAMETERS)]}
 
     @model_validator(mode="before")
     @classmethod

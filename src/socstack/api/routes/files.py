@@ -35,6 +35,7 @@ from socstack.api.schemas import MAX_ID, FileList, FileOut, ProvenanceNode
 from socstack.api.visibility import PUBLIC, Sight, file_span
 from socstack.catalog.models import File, FileSource, Provenance
 from socstack.catalog.queries import FileQuery, find_files
+from socstack.formats.registry import media_type
 from socstack.ingest.results import IngestResult, Outcome
 from socstack.mission.versions import Version
 from socstack.runtime import Runtime
@@ -42,12 +43,6 @@ from socstack.runtime import Runtime
 router = APIRouter(prefix="/files", tags=["files"])
 
 Token = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-_MEDIA = {
-    "csv": "text/csv",
-    "png": "image/png",
-    "cdf": "application/x-cdf",
-    "ccsds": "application/octet-stream",
-}
 _CHUNK = 1 << 20
 MAX_PROVENANCE_DEPTH = 20
 _FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
@@ -292,8 +287,7 @@ def download(runtime: RuntimeDep, guard: GuardDep, name: str, request: Request) 
             while chunk := handle.read(_CHUNK):
                 yield chunk
 
-    media = _MEDIA.get(row.format, "application/octet-stream")
-    return StreamingResponse(chunks(), media_type=media, headers=headers)
+    return StreamingResponse(chunks(), media_type=media_type(row.format), headers=headers)
 
 
 @router.head("/{name}", summary="A file's headers, without its bytes")
@@ -307,7 +301,7 @@ def download_headers(runtime: RuntimeDep, guard: GuardDep, name: str, request: R
     headers = _download_headers(runtime, row)
     if (unchanged := _not_modified(request, headers)) is not None:
         return unchanged
-    return Response(media_type=_MEDIA.get(row.format, "application/octet-stream"), headers=headers)
+    return Response(media_type=media_type(row.format), headers=headers)
 
 
 def _upload_name(request: Request, name: str | None) -> str | None:
