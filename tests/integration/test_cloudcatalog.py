@@ -109,12 +109,17 @@ def _archived(runtime: Runtime) -> list[File]:
 
 
 def _public_datasets(runtime: Runtime) -> dict[str, str]:
-    """Dataset id -> product, for datasets anonymous readers may see and that hold files."""
+    """Dataset id -> product, for datasets anonymous readers may see and that hold files.
+
+    Not the HAPI file listings (``files: true``): they are indices themselves.
+    """
     held = {f.product for f in _archived(runtime)}
     return {
         d.id: d.product
         for m, d in runtime.missions.datasets()
-        if d.product in held and runtime.access.visible(ANONYMOUS, m.name, d.product)
+        if d.product in held
+        and not d.files
+        and runtime.access.visible(ANONYMOUS, m.name, d.product)
     }
 
 
@@ -133,6 +138,7 @@ def test_catalog_and_indices_match_the_archive(runtime: Runtime) -> None:
     expected = _public_datasets(runtime)
     assert expected, "the processed archive holds public datasets"
     assert "demo_mag_l1a" not in expected  # level 1a is never public: not exported
+    assert "demo_mag_l2_files" not in result.datasets  # a file listing is not data
     assert {e["id"] for e in catalog["catalog"]} == set(expected) == set(result.datasets)
 
     by_product: dict[str, list[File]] = {}

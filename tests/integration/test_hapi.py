@@ -30,6 +30,8 @@ from tests.conftest import explicit_settings
 MAG = "demo_mag_l2_1s"
 PLS = "demo_pls_l2"
 DATASETS = ("demo_mag_l2_1s", "demo_mag_l2_1m", "demo_pls_l2", "demo_sw_l2")
+#: The file listing of the field's L2 (the quicklook listings wait for quicklooks).
+LISTINGS = ("demo_mag_l2_files",)
 # Levels below L2 are the instruments' teams': shown to them, or on an internal server.
 INTERNAL = ("demo_mag_l1a", "demo_mag_l1b", "demo_pls_l1a", "demo_pls_l1b")
 SPAN = "start=2025-01-01T00:00:00Z&stop=2025-01-01T00:10:00Z"
@@ -119,7 +121,7 @@ def status_of(response: httpx.Response) -> tuple[int, int]:
 
 def test_catalog_lists_every_public_dataset(client: TestClient) -> None:
     body = client.get("/hapi/catalog").json()
-    assert [e["id"] for e in body["catalog"]] == list(DATASETS)
+    assert [e["id"] for e in body["catalog"]] == [*DATASETS, *LISTINGS]
     assert all(len(e["title"]) <= 40 for e in body["catalog"])
     deep = client.get("/hapi/catalog?depth=all").json()
     for entry in deep["catalog"]:

@@ -278,13 +278,17 @@ def times_of(content: bytes, fmt: str, info: dict) -> list[str]:
 # -- catalog, info, data ----------------------------------------------------------------------
 
 
+#: The demo's HAPI file listing of the field's L2 files: listed with the field's dataset.
+LISTING = "demo_mag_l2_files"
+
+
 def visible_datasets(world: World, who: str, embargo: int) -> set[str]:
     out = set()
     for dataset in DATASETS:
         times = archived_times(world, dataset)
         if within(times, expected(who, dataset, embargo)).any():
             out.add(dataset)
-    return out
+    return out | ({LISTING} if EMBARGOED in out else set())
 
 
 @pytest.mark.parametrize("who", WHO)
@@ -478,7 +482,7 @@ def test_an_internal_server_shows_anonymous_everything(processed_archive: Path) 
     set_policy(runtime)
     with TestClient(create_app(runtime)) as client:
         ids = {e["id"] for e in client.get("/hapi/catalog").json()["catalog"]}
-        assert ids == set(DATASETS)
+        assert ids == {*DATASETS, LISTING}
         assert client.get(f"/hapi/info?dataset={EMBARGOED}").json()["stopDate"] == (
             "2025-01-03T00:00:00Z"
         )

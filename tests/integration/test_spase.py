@@ -42,11 +42,16 @@ def _parse(path: Path) -> ET.Element:
 
 
 def _released(runtime: Runtime) -> dict[str, str]:
-    """Dataset id -> product of the datasets anyone may see files of."""
+    """Dataset id -> product of the datasets of data anyone may see files of.
+
+    Not the HAPI file listings (``files: true``): SPASE describes the data, not its index.
+    """
     return {
         d.id: d.product
         for m, d in runtime.missions.datasets()
-        if runtime.access.visible(ANONYMOUS, m.name, d.product) and released_files(runtime, m, d)
+        if not d.files
+        and runtime.access.visible(ANONYMOUS, m.name, d.product)
+        and released_files(runtime, m, d)
     }
 
 
@@ -55,6 +60,7 @@ def test_every_released_dataset_is_described(runtime: Runtime, tmp_path: Path) -
     expected = _released(runtime)
     assert {"demo_mag_l2_1s", "demo_pls_l2", "demo_sw_l2"} <= set(expected)
     assert "demo_mag_l1a" not in expected and "demo_mag_l1a" in result.skipped
+    assert not (tmp_path / "spase" / "demo_mag_l2_files.xml").exists()
     assert {p.stem for p in result.written} == set(expected)
     source = ArchiveSource(runtime)
     for mission, dataset in runtime.missions.datasets():
