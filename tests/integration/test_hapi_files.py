@@ -84,6 +84,7 @@ def test_a_listing_links_to_each_archived_file(
             "sha256",
         ]
         assert info["x_socstack"]["fileListing"] is True
+        assert info["cadence"] == "P1D"  # a file a day
         data = http.get("/hapi/data", params={"dataset": dataset, **SPAN})
         assert data.status_code == 200, data.text
         listed = rows(data.text)
@@ -144,3 +145,19 @@ def test_a_listing_declares_its_own_parameters() -> None:
         )
     with pytest.raises(ValueError, match="leave out intervals"):
         Dataset.model_validate({"id": "x_files", "product": "p", "files": True, "intervals": True})
+
+
+def test_the_client_reads_a_listing_both_ways(site: _Site) -> None:
+    """socstack.client, over HAPI and straight from the archive, lists the same files."""
+    from socstack.client import Client
+
+    names = [f.name for f in archived(site, "mag_ql")]
+    remote = Client(site.base, token="")
+    direct = Client(runtime=site.runtime, token="")
+    for client in (remote, direct):
+        ds = client.get("demo_mag_ql", "2025-01-01", "2025-01-03")
+        assert [str(v) for v in ds["URI"].values] == names, client.kind
+        assert [float(v) for v in ds["size"].values] == [
+            float(f.size) for f in archived(site, "mag_ql")
+        ]
+    remote.close()

@@ -311,7 +311,9 @@ class Dataset(StrictModel):
             "length": time_length(digits if isinstance(digits, int) else 3),
             "description": "End of the file's time range (it starts at Time)",
         }
-        return {**data, "parameters": [stop, *(dict(p) for p in FILE_PARAMETERS)]}
+        parameters = [stop, *(dict(p) for p in FILE_PARAMETERS)]
+        # One file a day (HAPI datasets are of daily products): the listing's cadence.
+        return {"cadence": "P1D", **data, "parameters": parameters}
 
     @model_validator(mode="before")
     @classmethod
