@@ -85,6 +85,9 @@ def test_a_listing_links_to_each_archived_file(
         ]
         assert info["x_socstack"]["fileListing"] is True
         assert info["cadence"] == "P1D"  # a file a day
+        # A sample of several files (up to ten days), so that it has a cadence to check.
+        sample = (info["sampleStartDate"], info["sampleStopDate"])
+        assert sample == ("2025-01-01T00:00:00Z", "2025-01-03T00:00:00Z")
         data = http.get("/hapi/data", params={"dataset": dataset, **SPAN})
         assert data.status_code == 200, data.text
         listed = rows(data.text)

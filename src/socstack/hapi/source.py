@@ -45,6 +45,8 @@ _US = 1000
 _FIRST, _LAST = ALL[0]
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 SAMPLE_SECONDS = 3600
+#: A file listing's sample: files a day, so several days make a sample with a cadence.
+SAMPLE_FILES_DAYS = 10
 #: Records per block: small enough that the first bytes leave quickly and a block's
 #: encoded form stays a few MB, large enough that per-block costs vanish.
 BLOCK_RECORDS = 16_384
@@ -248,7 +250,8 @@ class ArchiveSource:
         start, stop = _midnight(first), _midnight(last) + _DAY
         raw = _ns(begins) if begins else start
         sample_start = _floor(raw)
-        sample_stop = min(sample_start + SAMPLE_SECONDS * _NS, stop)
+        sample = SAMPLE_FILES_DAYS * _DAY if dataset.config.files else SAMPLE_SECONDS * _NS
+        sample_stop = min(sample_start + sample, stop)
         if seen != ALL:
             shown = intersect(seen, ((start, stop),))
             if not shown:
@@ -256,7 +259,7 @@ class ArchiveSource:
             start, stop = _floor(shown[0][0]), _ceil(shown[-1][1])
             lo, hi = next((piece for piece in shown if piece[1] > raw), shown[0])
             sample_start = max(_floor(raw), _ceil(lo)) if raw >= lo else _ceil(lo)
-            sample_stop = min(sample_start + SAMPLE_SECONDS * _NS, _ceil(hi), stop)
+            sample_stop = min(sample_start + sample, _ceil(hi), stop)
             if sample_stop <= sample_start:  # a visible range shorter than a second
                 sample_start, sample_stop = _floor(lo), _ceil(hi)
         return Coverage(
