@@ -114,7 +114,9 @@ def _public_datasets(runtime: Runtime) -> dict[str, str]:
     return {
         d.id: d.product
         for m, d in runtime.missions.datasets()
-        if d.product in held and runtime.access.visible(ANONYMOUS, m.name, d.product)
+        if not d.files  # a file listing is an index already, not data to index
+        and d.product in held
+        and runtime.access.visible(ANONYMOUS, m.name, d.product)
     }
 
 

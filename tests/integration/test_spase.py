@@ -42,11 +42,14 @@ def _parse(path: Path) -> ET.Element:
 
 
 def _released(runtime: Runtime) -> dict[str, str]:
-    """Dataset id -> product of the datasets anyone may see files of."""
+    """Dataset id -> product of the data datasets anyone may see files of (file listings
+    are not data: they are not described)."""
     return {
         d.id: d.product
         for m, d in runtime.missions.datasets()
-        if runtime.access.visible(ANONYMOUS, m.name, d.product) and released_files(runtime, m, d)
+        if not d.files
+        and runtime.access.visible(ANONYMOUS, m.name, d.product)
+        and released_files(runtime, m, d)
     }
 
 
