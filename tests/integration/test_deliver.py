@@ -193,6 +193,7 @@ def test_a_file_failing_istp_is_held_with_its_reason_until_a_version_passes(
     done = cli.invoke(main, ["export", "deliver", "--dest", str(dest), "--dataset", MAG])
     assert done.exit_code == 0, done.output
     assert f"{MAG}: 1 delivered, 1 unchanged, 0 held" in done.output
+    assert done.output.endswith(f"{dest.resolve().as_uri()}: 1 delivered, 1 unchanged, 0 held\n")
     assert fixed in (dest / MAG / MANIFEST).read_text()
     assert _sha256sum(dest / MAG).count(": OK") == 2
     statuses = {r.name: r.status for r in _rows(runtime, dataset=MAG)}
@@ -222,6 +223,18 @@ def test_a_product_that_is_not_cdf_is_skipped(
     (done,) = result.datasets
     assert done.skipped == "its product's files are csv, not CDF (SPDF takes CDF)"
     assert result.ok and not (tmp_path / "spdf" / "demo_pls_l2").exists()
+
+
+def test_a_dataset_spase_cannot_describe_is_not_delivered_half(
+    runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dataset = runtime.missions.mission("demo").datasets["demo_pls_l2"]
+    monkeypatch.setattr(dataset, "measurement_type", [])
+    result = deliver(runtime, str(tmp_path / "spdf"), "demo_pls_l2")
+    (done,) = result.datasets
+    assert done.error is not None and "measurement_type" in done.error
+    assert not result.ok and not (tmp_path / "spdf" / "demo_pls_l2").exists()
+    assert _rows(runtime) == []
 
 
 def test_cli_errors_are_one_line(

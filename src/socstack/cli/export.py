@@ -131,27 +131,33 @@ def export_deliver(ctx: click.Context, dest: str, dataset_id: str | None, as_jso
     """Deliver the released CDFs (ISTP-checked), SPASE and manifests; exit 1 if any held."""
     import dataclasses
 
-    from socstack.export.deliver import deliver
+    from socstack.export.deliver import DatasetDelivery, deliver
 
-    result = deliver(catalog_runtime(ctx), dest, dataset_id)
-    if as_json:
-        click.echo(json.dumps(dataclasses.asdict(result), indent=1))
-    else:
-        click.echo(f"delivery to {result.destination}")
-        for d in result.datasets:
-            if d.skipped:
-                click.echo(f"{d.dataset}: skipped, {d.skipped}")
-                continue
-            if d.error:
-                click.echo(f"{d.dataset}: not delivered, {d.error}")
-                continue
+    def show(d: DatasetDelivery) -> None:
+        if d.skipped:
+            click.echo(f"{d.dataset}: skipped, {d.skipped}")
+        elif d.error:
+            click.echo(f"{d.dataset}: not delivered, {d.error}")
+        else:
             click.echo(
                 f"{d.dataset}: {len(d.delivered)} delivered, {len(d.unchanged)} unchanged,"
                 f" {len(d.held)} held"
             )
-            for held in d.held:
-                click.echo(f"  held {held.name}:")
-                for reason in held.reasons:
-                    click.echo(f"    {reason}")
+        for held in d.held:
+            click.echo(f"  held {held.name}:")
+            for reason in held.reasons:
+                click.echo(f"    {reason}")
+
+    runtime = catalog_runtime(ctx)
+    if as_json:
+        result = deliver(runtime, dest, dataset_id)
+        click.echo(json.dumps(dataclasses.asdict(result), indent=1))
+    else:
+        result = deliver(runtime, dest, dataset_id, on_dataset=show)
+        done = result.datasets
+        click.echo(
+            f"{result.destination}: {sum(len(d.delivered) for d in done)} delivered,"
+            f" {sum(len(d.unchanged) for d in done)} unchanged, {len(result.held)} held"
+        )
     if not result.ok:
         ctx.exit(1)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -169,14 +169,21 @@ def _chosen(runtime: Runtime, dataset_id: str | None) -> list[tuple[Mission, Dat
     raise NotFoundError(f"no dataset {dataset_id!r}")
 
 
-def deliver(runtime: Runtime, dest: str, dataset_id: str | None = None) -> DeliveryResult:
+def deliver(
+    runtime: Runtime,
+    dest: str,
+    dataset_id: str | None = None,
+    *,
+    on_dataset: Callable[[DatasetDelivery], None] | None = None,
+) -> DeliveryResult:
     """Deliver what changed since the last delivery to ``dest`` (a folder or bucket URL).
 
     One dataset (``dataset_id``) or every data dataset. Returns, per dataset, the files
     delivered, those unchanged since the last delivery and those held back with their
     ISTP problems; raises :class:`~socstack._exceptions.NotFoundError` for an unknown
     dataset and :class:`~socstack._exceptions.StorageError` for a destination that cannot
-    be written.
+    be written. ``on_dataset`` is told of each dataset as it is done (a first delivery
+    copies the whole archive: the CLI shows its progress with it).
     """
     chosen = _chosen(runtime, dataset_id)
     url = destination_url(dest)
@@ -189,6 +196,8 @@ def deliver(runtime: Runtime, dest: str, dataset_id: str | None = None) -> Deliv
                 runtime, store, url, mission=mission, dataset=dataset, scratch=Path(scratch)
             )
             results.append(run.deliver(source))
+            if on_dataset is not None:
+                on_dataset(results[-1])
     return DeliveryResult(url, tuple(results))
 
 
