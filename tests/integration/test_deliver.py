@@ -266,6 +266,7 @@ def test_cli_errors_are_one_line(
 def test_destination_url() -> None:
     assert destination_url("s3://bucket/prefix/") == "s3://bucket/prefix"
     assert destination_url("file:///srv/a/../b") == "file:///srv/b"
+    assert destination_url("file://localhost/srv/b/") == "file:///srv/b"
     assert destination_url("/srv/out/") == "file:///srv/out"
 
 

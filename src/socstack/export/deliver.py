@@ -34,8 +34,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from socstack._exceptions import ConfigError, NotFoundError, StorageError
 from socstack.archive.store import Store
@@ -130,10 +133,10 @@ def destination_url(dest: str) -> str:
         raise ConfigError("no destination given: a folder or a bucket URL (s3://bucket/prefix)")
     if "://" not in text:
         return Path(text).expanduser().resolve().as_uri()
-    scheme, _, rest = text.partition("://")
-    if scheme == "file":
-        return Path(rest).resolve().as_uri()
-    return f"{scheme}://{rest.rstrip('/')}"
+    parsed = urlparse(text)
+    if parsed.scheme == "file":
+        return Path(url2pathname(parsed.path)).resolve().as_uri()
+    return text.rstrip("/")
 
 
 def _open_destination(runtime: Runtime, url: str) -> Store:
@@ -224,7 +227,13 @@ class _DatasetRun:
         self.unchanged: list[str] = []
         self.held: list[HeldFile] = []
 
-    def _result(self, **extra: object) -> DatasetDelivery:
+    def _result(
+        self,
+        *,
+        written: tuple[str, ...] = (),
+        skipped: str | None = None,
+        error: str | None = None,
+    ) -> DatasetDelivery:
         return DatasetDelivery(
             self.dataset.id,
             self.mission.name,
@@ -232,7 +241,9 @@ class _DatasetRun:
             delivered=tuple(self.delivered),
             unchanged=tuple(self.unchanged),
             held=tuple(self.held),
-            **extra,  # type: ignore[arg-type]
+            written=written,
+            skipped=skipped,
+            error=error,
         )
 
     def deliver(self, source: ArchiveSource) -> DatasetDelivery:
@@ -305,6 +316,18 @@ class _DatasetRun:
         return []
 
     def _record(self, released: ReleasedFile, status: DeliveryStatus, reasons: list[str]) -> None:
+        """Insert or update the file's row (a second delivery at once may insert it first)."""
+        for attempt in range(2):
+            try:
+                self._write_row(released, status, reasons)
+                return
+            except IntegrityError:
+                if attempt:
+                    raise
+
+    def _write_row(
+        self, released: ReleasedFile, status: DeliveryStatus, reasons: list[str]
+    ) -> None:
         now = utcnow()
         with self.runtime.catalog.transaction() as session:
             row = session.scalars(
