@@ -7,6 +7,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from socstack.cli import main
 from socstack.config import get_settings
 from socstack.export.cloudcatalog import released_files
 from socstack.export.deliver import MANIFEST, DeliveryResult, deliver, destination_url
+from socstack.export.spase import SPASE_NAMESPACE
 from socstack.ingest.results import Outcome
 from socstack.runtime import Runtime
 from tests.conftest import explicit_settings
@@ -31,6 +33,7 @@ from tests.integration.test_s3 import bucket, s3, s3_endpoint  # noqa: F401 - fi
 from tests.unit.test_istp import rewrite
 
 MAG = "demo_mag_l2_1s"
+NS = f"{{{SPASE_NAMESPACE}}}"
 DAY2 = "demo_mag_l2_1s-gse_20250102_v1.0.0.cdf"
 
 
@@ -54,6 +57,11 @@ def _released(runtime: Runtime) -> dict[str, list[str]]:
 
 def _by_dataset(result: DeliveryResult) -> dict[str, object]:
     return {d.dataset: d for d in result.datasets}
+
+
+def _parse(path: Path) -> ET.Element:
+    """A document this test's delivery wrote (not untrusted input)."""
+    return ET.parse(path).getroot()  # noqa: S314
 
 
 def _stamps(folder: Path) -> dict[Path, int]:
@@ -109,7 +117,10 @@ def test_the_first_delivery_copies_every_released_cdf_with_spase_and_manifest(
         for name in names:
             assert (folder / name).read_bytes() == next(archive.glob(f"**/{name}")).read_bytes()
         assert _sha256sum(folder).count(": OK") == len(names)
-        assert (folder / f"{ident}.xml").read_text().startswith("<?xml")
+        span = _parse(folder / f"{ident}.xml").find(f"{NS}NumericalData/{NS}TemporalDescription")
+        assert span is not None
+        assert span.findtext(f"{NS}TimeSpan/{NS}StartDate") == "2025-01-01T00:00:00Z"
+        assert span.findtext(f"{NS}TimeSpan/{NS}StopDate") == "2025-01-03T00:00:00Z"
         rows = _rows(runtime, destination=result.destination, dataset=ident)
         assert sorted(r.name for r in rows) == sorted(names)
         assert {r.status for r in rows} == {DeliveryStatus.DELIVERED}
@@ -147,7 +158,9 @@ def test_a_new_version_of_a_day_is_delivered_alone(runtime: Runtime, tmp_path: P
     datasets = _by_dataset(result)
     assert result.ok
     assert {d.dataset: d.delivered for d in result.datasets if d.delivered} == {MAG: (newer,)}
+    # The SPASE's release date is the last delivery's, to the second: rewritten if it moved.
     assert f"{MAG}/{MANIFEST}" in datasets[MAG].written
+    assert set(datasets[MAG].written) <= {f"{MAG}/{MANIFEST}", f"{MAG}/{MAG}.xml"}
     assert all(not d.written for d in result.datasets if d.dataset != MAG)
     folder = dest / MAG
     assert (folder / DAY2).is_file(), "the older version stays where it was delivered"
@@ -164,7 +177,11 @@ def test_a_file_failing_istp_is_held_with_its_reason_until_a_version_passes(
     dest = tmp_path / "spdf"
     deliver(runtime, str(dest))
     before = (dest / MAG / MANIFEST).read_text()
+    stamps = _stamps(dest)
     broken = _ingest_version(runtime, tmp_path, "1.0.1", change_global=lambda g: g.pop("PI_name"))
+    held = deliver(runtime, str(dest))
+    assert all(not d.written and not d.delivered for d in held.datasets)
+    assert _stamps(dest) == stamps, "a held file changes nothing there (nor the SPASE dates)"
 
     monkeypatch.setenv("SOC_DATA_DIR", str(runtime.settings.data_dir))
     monkeypatch.setenv("SOC_DATABASE_URL", runtime.settings.database_url)

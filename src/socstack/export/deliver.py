@@ -18,7 +18,9 @@ Layout at the destination, per dataset::
 Incremental: the ``deliveries`` table records each file delivered to a destination with
 its checksum, so a file already there is not copied again, and a new version of a day is
 copied alone (the older one stays, in the bucket and in the table). The description and
-the manifest are rewritten only when their bytes change. A file that fails the ISTP
+the manifest say what was delivered (the description's coverage is the days delivered,
+its release date the last delivery), and are rewritten only when their bytes change: a
+run that delivers nothing rewrites nothing, a held file included. A file that fails the ISTP
 check is not copied and not listed; its row says why, and it is checked again on the
 next delivery (a fixed file comes as a new version, which is delivered once it passes).
 Only CDF products are delivered (SPDF takes CDF); file listings (``files: true``) are
@@ -41,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from socstack._exceptions import ConfigError, NotFoundError, StorageError
+from socstack.access.intervals import ns, union
 from socstack.archive.store import Store
 from socstack.catalog.deliveries import Delivery, DeliveryStatus
 from socstack.catalog.models import utcnow
@@ -51,7 +54,7 @@ from socstack.export.cloudcatalog import (
     released_files,
 )
 from socstack.export.istp import check_istp
-from socstack.export.spase import spase_document
+from socstack.export.spase import check_describable, spase_document
 from socstack.hapi.source import ArchiveSource
 from socstack.mission.datasets import Dataset
 from socstack.mission.model import Mission
@@ -74,6 +77,7 @@ logger = logging.getLogger(__name__)
 #: The checksum list of a dataset's folder (``sha256sum -c MANIFEST.sha256`` in it).
 MANIFEST = "MANIFEST.sha256"
 _DELIVERED_FORMAT = "cdf"
+_DAY = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -252,24 +256,40 @@ class _DatasetRun:
         if fmt != _DELIVERED_FORMAT:
             return self._result(skipped=f"its product's files are {fmt}, not CDF (SPDF takes CDF)")
         try:  # before any file: a dataset that cannot be described is not delivered half
-            document = spase_document(self.runtime, self.mission, self.dataset, source=source)
+            check_describable(self.mission, self.dataset)
         except ConfigError as exc:
             return self._result(error=f"no SPASE description: {exc}")
-        if document is None:
+        released = released_files(self.runtime, self.mission, self.dataset)
+        if not released:
             return self._result(skipped="nothing of it is released")
         known = self._rows()
-        for released in released_files(self.runtime, self.mission, self.dataset):
-            row = known.get((released.name, released.sha256))
+        for file in released:
+            row = known.get((file.name, file.sha256))
             if row is not None and row.status == DeliveryStatus.DELIVERED:
-                self.unchanged.append(released.name)
+                self.unchanged.append(file.name)
             else:
-                self._deliver_file(released)
+                self._deliver_file(file)
+        current = self._current()
+        if not current:  # only held files: nothing to list or describe there yet
+            return self._result()
+        # Described as delivered: the days it holds, as of its last delivered file.
+        days = tuple(
+            (ns(_midnight(r.partition)), ns(_midnight(r.partition) + _DAY)) for r in current
+        )
+        document = spase_document(
+            self.runtime,
+            self.mission,
+            self.dataset,
+            source=source,
+            within=union((), days),
+            release_date=max(r.delivered_at or r.checked_at for r in current),
+        )
         writer = ChangedWriter(self.store, self.scratch)
         ident = self.dataset.id
-        manifest = self._manifest()
-        if manifest:  # a dataset of held files only has nothing to describe there yet
+        if document is not None:
             writer.put(f"{ident}/{ident}.xml", document)
-            writer.put(f"{ident}/{MANIFEST}", manifest.encode())
+        manifest = "".join(f"{r.sha256}  {r.name}\n" for r in current)
+        writer.put(f"{ident}/{MANIFEST}", manifest.encode())
         return self._result(written=tuple(writer.written))
 
     def _rows(self) -> dict[tuple[str, str], Delivery]:
@@ -356,16 +376,15 @@ class _DatasetRun:
             row.checked_at = now
             row.delivered_at = now if status == DeliveryStatus.DELIVERED else None
 
-    def _manifest(self) -> str:
-        """sha256sum lines of the newest delivered version of each day, by name."""
+    def _current(self) -> list[Delivery]:
+        """The newest delivered version of each day, by name: what the manifest lists."""
         statement = select(Delivery).where(
             (Delivery.destination == self.url)
             & (Delivery.dataset == self.dataset.id)
             & (Delivery.status == DeliveryStatus.DELIVERED)
         )
         with self.runtime.catalog.session() as session:
-            rows = list(session.scalars(statement))
-        return "".join(f"{r.sha256}  {r.name}\n" for r in _newest_per_day(rows))
+            return _newest_per_day(session.scalars(statement))
 
 
 def _newest_per_day(rows: Iterable[Delivery]) -> list[Delivery]:
@@ -375,6 +394,10 @@ def _newest_per_day(rows: Iterable[Delivery]) -> list[Delivery]:
         if current is None or _order(row) > _order(current):
             newest[row.partition] = row
     return sorted(newest.values(), key=lambda r: r.name)
+
+
+def _midnight(partition: str) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(partition), dt.time(), dt.UTC)
 
 
 def _order(row: Delivery) -> tuple[Version, dt.datetime]:
