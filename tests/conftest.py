@@ -128,7 +128,7 @@ def drop_postgres_database(url: str) -> None:
 
 CATALOG_TABLES = (
     "provenance, files, quarantine, runs, jobs, events, planner_state,"
-    " release_approvals, releases, tokens, memberships, users, audit"
+    " release_approvals, releases, tokens, memberships, users, audit, deliveries"
 )
 
 

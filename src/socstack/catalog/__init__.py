@@ -1,6 +1,6 @@
 """The catalog: SQLAlchemy models, sessions, queries and Alembic migrations."""
 
-from socstack.catalog import accounts, eventlists, harvests, runs  # noqa: F401 - their tables belong to the metadata
+from socstack.catalog import accounts, deliveries, eventlists, harvests, runs  # noqa: F401 - their tables belong to the metadata
 from socstack.catalog.db import Catalog
 from socstack.catalog.models import (
     Event,

@@ -1,11 +1,14 @@
-"""``socstack export check|cloudcatalog|spase|manifest``: get files ready for the archives.
+"""``socstack export check|cloudcatalog|spase|manifest|deliver``: files for the archives.
 
 ``check`` runs the ISTP checks SPDF applies before it accepts a delivery, on any CDF
 files (a team's own, or the archive's); ``cloudcatalog`` writes HelioCloud's
 CloudCatalog of the released files (``catalog.json`` and one index per dataset and
 year) at the archive's root or another folder or bucket, rewriting only what changed;
 ``spase`` writes a SPASE NumericalData description per released dataset and
-``manifest`` a dataset's released files with their catalog checksums (``sha256sum -c``).
+``manifest`` a dataset's released files with their catalog checksums (``sha256sum -c``);
+``deliver`` puts them together: the released CDF files that pass the ISTP check, with a
+SPASE description and a manifest per dataset, copied to a folder or bucket incrementally
+and recorded in the catalog (exit 1 if a file was held back, so cron and CI notice).
 """
 
 from __future__ import annotations
@@ -117,3 +120,44 @@ def export_manifest(ctx: click.Context, dataset_id: str, output: Path | None) ->
     else:
         output.write_text(text)
         click.echo(f"{output}: {text.count(chr(10))} files")
+
+
+@export.command("deliver")
+@click.option("--dest", required=True, help="Folder or bucket URL (s3://bucket/prefix).")
+@click.option("--dataset", "dataset_id", help="One dataset (default: every data dataset).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def export_deliver(ctx: click.Context, dest: str, dataset_id: str | None, as_json: bool) -> None:
+    """Deliver the released CDFs (ISTP-checked), SPASE and manifests; exit 1 if any held."""
+    import dataclasses
+
+    from socstack.export.deliver import DatasetDelivery, deliver
+
+    def show(d: DatasetDelivery) -> None:
+        if d.skipped:
+            click.echo(f"{d.dataset}: skipped, {d.skipped}")
+        elif d.error:
+            click.echo(f"{d.dataset}: not delivered, {d.error}")
+        else:
+            click.echo(
+                f"{d.dataset}: {len(d.delivered)} delivered, {len(d.unchanged)} unchanged,"
+                f" {len(d.held)} held"
+            )
+        for held in d.held:
+            click.echo(f"  held {held.name}:")
+            for reason in held.reasons:
+                click.echo(f"    {reason}")
+
+    runtime = catalog_runtime(ctx)
+    if as_json:
+        result = deliver(runtime, dest, dataset_id)
+        click.echo(json.dumps(dataclasses.asdict(result), indent=1))
+    else:
+        result = deliver(runtime, dest, dataset_id, on_dataset=show)
+        done = result.datasets
+        click.echo(
+            f"{result.destination}: {sum(len(d.delivered) for d in done)} delivered,"
+            f" {sum(len(d.unchanged) for d in done)} unchanged, {len(result.held)} held"
+        )
+    if not result.ok:
+        ctx.exit(1)

@@ -46,9 +46,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SPEC_VERSION",
+    "ChangedWriter",
     "CloudCatalogResult",
     "ReleasedFile",
     "bucket_root",
+    "destination_store",
     "public_intervals",
     "released_files",
     "write_cloudcatalog",
@@ -110,6 +112,7 @@ class ReleasedFile:
     size: int
     sha256: str
     ingested_at: dt.datetime
+    version: str = ""  # X.Y.Z
 
 
 def released_files(runtime: Runtime, mission: Mission, dataset: Dataset) -> list[ReleasedFile]:
@@ -136,7 +139,9 @@ def released_files(runtime: Runtime, mission: Mission, dataset: Dataset) -> list
             version = (f.version_major, f.version_minor, f.version_patch)
             if f.partition in newest and newest[f.partition][0] >= version:
                 continue
-            found = ReleasedFile(day, f.uri, f.name, f.size, f.sha256, f.ingested_at)
+            found = ReleasedFile(
+                day, f.uri, f.name, f.size, f.sha256, f.ingested_at, ".".join(map(str, version))
+            )
             newest[f.partition] = (version, found)
     return sorted((r for _, r in newest.values()), key=lambda r: (r.day, r.uri))
 
@@ -189,8 +194,12 @@ def _describe(mission: Mission, dataset: Dataset, index: str) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v}
 
 
-class _Writer:
-    """Writes keys below a store root only when their bytes change."""
+class ChangedWriter:
+    """Writes keys below a store root only when their bytes change.
+
+    Why: an index or description rewritten with the same bytes looks like news to
+    whoever syncs the destination (a new mtime, a new object version in the bucket).
+    """
 
     def __init__(self, store: Store, scratch: Path):
         self.store = store
@@ -199,6 +208,7 @@ class _Writer:
         self.removed: list[str] = []
 
     def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` at ``key`` unless that is what is stored there already."""
         if self.store.exists(key):
             with self.store.open(key) as handle:
                 if handle.read() == data:
@@ -209,6 +219,7 @@ class _Writer:
         self.written.append(key)
 
     def prune(self, folder: str, keep: set[str], pattern: re.Pattern[str]) -> None:
+        """Remove the keys below ``folder`` that match ``pattern`` and are not kept."""
         for key in self.store.keys(folder):
             if key not in keep and pattern.fullmatch(key):
                 self.store.fs.rm(self.store.path(key))
@@ -228,6 +239,19 @@ def bucket_root(url: str) -> str:
     return f"{scheme}://{rest.split('/', 1)[0]}"
 
 
+def destination_store(runtime: Runtime, dest: str) -> Store:
+    """The store a delivery writes to at ``dest`` (a folder or bucket URL).
+
+    The archive's own store when ``dest`` is the archive's URL; otherwise a store with
+    the same options (the S3 endpoint, fsync), so a bucket works as the archive's does.
+    """
+    settings = runtime.settings
+    if dest.rstrip("/") == settings.archive_url.rstrip("/"):
+        return runtime.archive
+    options = storage_options(dest, s3_endpoint_url=settings.s3_endpoint_url)
+    return Store(dest, fsync=settings.archive_fsync, storage_options=options)
+
+
 def write_cloudcatalog(
     runtime: Runtime, dest: str | None = None, *, public_url: str | None = None
 ) -> CloudCatalogResult:
@@ -242,11 +266,7 @@ def write_cloudcatalog(
     """
     settings = runtime.settings
     dest = (dest or settings.cloudcatalog_dest or bucket_root(settings.archive_url)).rstrip("/")
-    if dest == settings.archive_url.rstrip("/"):
-        store = runtime.archive
-    else:
-        options = storage_options(dest, s3_endpoint_url=settings.s3_endpoint_url)
-        store = Store(dest, fsync=settings.archive_fsync, storage_options=options)
+    store = destination_store(runtime, dest)
     data_base = (public_url or settings.archive_url).rstrip("/")
     index_base = (public_url or dest).rstrip("/")
 
@@ -254,7 +274,7 @@ def write_cloudcatalog(
     seen_ids: set[str] = set()
     stale: list[tuple[str, set[str], re.Pattern[str]]] = []
     with tempfile.TemporaryDirectory(prefix="cloudcatalog-") as scratch:
-        writer = _Writer(store, Path(scratch))
+        writer = ChangedWriter(store, Path(scratch))
         for mission, dataset in runtime.missions.datasets():
             # A file listing (HAPI stringType uri) is an index already, not data to index.
             if dataset.id in seen_ids or dataset.files:

@@ -19,6 +19,7 @@ The XML follows the SPASE base model 2.x element order for ``NumericalData``:
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 import xml.etree.ElementTree as ET
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from socstack._exceptions import ConfigError, NotFoundError
-from socstack.access.intervals import Intervals
+from socstack.access.intervals import Intervals, intersect
 from socstack.export.cloudcatalog import public_intervals, released_files
 from socstack.hapi.metadata import HapiDataset, build_dataset, iso
 from socstack.hapi.source import ArchiveSource
@@ -43,6 +44,7 @@ __all__ = [
     "SPASE_NAMESPACE",
     "SPASE_VERSION",
     "SpaseResult",
+    "check_describable",
     "manifest",
     "spase_document",
     "write_spase",
@@ -175,31 +177,43 @@ def _access(
     _text(access, "Format", _FORMATS.get(fmt.lower(), "Binary"))
 
 
-def spase_document(
-    runtime: Runtime,
-    mission: Mission,
-    dataset: Dataset,
-    *,
-    source: ArchiveSource | None = None,
-) -> bytes | None:
-    """The SPASE ``NumericalData`` XML of ``dataset`` (None: nothing of it is released).
-
-    Coverage, release date and the parameters' bins come from the released files only,
-    as the public HAPI info shows them.
-    """
+def check_describable(mission: Mission, dataset: Dataset) -> None:
+    """Raise :class:`ConfigError` if the YAML lacks what SPASE requires of ``dataset``."""
     if not dataset.measurement_type:
         raise ConfigError(
             "SPASE needs a measurement_type (e.g. [MagneticField])",
             source=f"mission {mission.name}",
             field=f"datasets.{dataset.id}.measurement_type",
         )
+
+
+def spase_document(
+    runtime: Runtime,
+    mission: Mission,
+    dataset: Dataset,
+    *,
+    source: ArchiveSource | None = None,
+    within: Intervals | None = None,
+    release_date: dt.datetime | None = None,
+) -> bytes | None:
+    """The SPASE ``NumericalData`` XML of ``dataset`` (None: nothing of it is released).
+
+    Coverage, release date and the parameters' bins come from the released files only,
+    as the public HAPI info shows them. A delivery describes what it holds: ``within``
+    cuts the coverage to the days it delivered, and ``release_date`` (when it last
+    delivered a file) replaces the archive's last change, so a file held back changes
+    neither.
+    """
+    check_describable(mission, dataset)
     if not released_files(runtime, mission, dataset):
         return None
     settings = runtime.settings
     source = source or ArchiveSource(runtime)
     hapi: HapiDataset = source.dataset(dataset.id) or build_dataset(mission, dataset)
     seen: Intervals = public_intervals(runtime.access, mission, dataset.product)
-    coverage = source.coverage(hapi, seen)
+    if within is not None:
+        seen = intersect(seen, within)
+    coverage = source.coverage(hapi, seen) if seen else None
     if coverage is None:
         return None
     info = hapi.info(coverage, source.support(hapi, seen))
@@ -216,7 +230,7 @@ def spase_document(
 
     header = ET.SubElement(data, "ResourceHeader")
     _text(header, "ResourceName", hapi.title)
-    _text(header, "ReleaseDate", iso(coverage.modified))
+    _text(header, "ReleaseDate", iso(release_date or coverage.modified))
     _text(header, "Description", info["description"] or hapi.title)
     contact = ET.SubElement(header, "Contact")
     person = settings.hapi_contact_id
