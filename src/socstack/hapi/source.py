@@ -453,6 +453,7 @@ class ArchiveSource:
         for row in rows:
             lo = _ns(row.start) if row.start is not None else _midnight(row.partition)
             hi = _ns(row.stop) if row.stop is not None else _midnight(row.partition) + _DAY
+            # As _overlapping, one file at a time: an instant only if it lies in the request.
             overlapping = lo < stop and (hi > start or (hi == lo and lo >= start))
             if overlapping and contains(seen, *file_span(row.start, row.stop)):
                 listed.append((lo, hi, row))
