@@ -21,6 +21,7 @@ from starlette.websockets import WebSocketClose
 from socstack.api.app import create_app as create_api_app
 from socstack.hapi.app import create_app as create_hapi_app
 from socstack.runtime import Runtime
+from socstack.usage import Metered
 
 __all__ = ["create_notebook_app", "create_web_app"]
 
@@ -59,20 +60,21 @@ def create_web_app(
     settings = runtime.settings
     base = base_url or (lambda: settings.public_url)
     api: FastAPI = create_api_app(runtime)
-    prefixed: dict[str, ASGIApp] = {"/hapi": create_hapi_app(runtime, base_url=base)}
+    hapi = create_hapi_app(runtime, base_url=base)
+    prefixed: dict[str, ASGIApp] = {"/hapi": Metered(hapi, "hapi")}
     try:
         from socstack.viz.service import create_viz_app
     except ImportError:  # installed without the viz extra
         pass
     else:
-        prefixed["/viz"] = create_viz_app(settings, base)
-    prefixed["/notebook"] = notebook or _no_notebook()
+        prefixed["/viz"] = Metered(create_viz_app(settings, base), "viz")
+    prefixed["/notebook"] = Metered(notebook or _no_notebook(), "analysis")
 
     @api.get("/", include_in_schema=False)
     def _home() -> RedirectResponse:
         return RedirectResponse("/hapi")
 
-    return _ByPrefix(api, prefixed)
+    return _ByPrefix(Metered(api, "api"), prefixed)
 
 
 async def _nothing_here(scope: Scope, receive: Receive, send: Send) -> None:

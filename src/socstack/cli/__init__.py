@@ -13,6 +13,7 @@ from socstack.cli import (  # noqa: F401 - they register commands
     harvest,
     ingest,
     pipeline,
+    placement,
     runs,
     serve,
 )

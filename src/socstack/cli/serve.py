@@ -127,7 +127,11 @@ def serve(ctx: click.Context, service: str, port: int | None, host: str | None) 
             return
         app = create_api(runtime) if service == "api" else create_hapi(runtime, base_url=public)
 
-    run_server(app, bind, port, started, forwarded_allow_ips=settings.forwarded_allow_ips)
+    from socstack.usage import Metered
+
+    run_server(
+        Metered(app, service), bind, port, started, forwarded_allow_ips=settings.forwarded_allow_ips
+    )
 
 
 @main.command()

@@ -11,7 +11,10 @@ socstack serving several missions shows each one's backlog, failures and latency
 - ``socstack_queue_depth{queue}``: messages waiting in each broker queue. A queue is
   shared by every mission's rules of that kind, so it has no mission; the queued jobs
   of each mission are ``socstack_jobs{status="queued"}``;
-- ``socstack_events``: the last id of the event log (one log for all missions).
+- ``socstack_events``: the last id of the event log (one log for all missions);
+- what a placement is priced by (``socstack placement``): each web service's requests,
+  bytes sent and busy time and the process's CPU (:mod:`socstack.usage`), the seconds
+  jobs ran per queue over the last day, and the archive's bytes.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from sqlalchemy import func, select
 from socstack.catalog.models import Event, File, Job, JobStatus, utcnow
 from socstack.config import Settings
 from socstack.runtime import Runtime
+from socstack.usage import METER
 
 __all__ = ["LATENCY_BUCKETS", "broker_depths", "queue_depths", "render"]
 
@@ -161,8 +165,53 @@ class _Collector:
             yield depth
 
 
+class _Resources:
+    """What the work and the archive use, for pricing a placement (``socstack placement``).
+
+    ``socstack_job_run_seconds_day{queue}``: seconds jobs of each queue ran, over the jobs
+    that ended in the last day (a worker's core-hours, whichever process ran them);
+    ``socstack_archive_bytes{mission,level}``: what the archive stores, every version.
+    """
+
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        since = utcnow() - dt.timedelta(days=1)
+        with self.runtime.catalog.session() as session:
+            runs = session.execute(
+                select(Job.queue, Job.started_at, Job.finished_at).where(
+                    (Job.finished_at >= since) & Job.started_at.is_not(None)
+                )
+            ).all()
+            stored = session.execute(
+                select(File.mission, File.level, func.sum(File.size)).group_by(
+                    File.mission, File.level
+                )
+            ).all()
+        seconds: dict[str, float] = {}
+        for queue, began, ended in runs:
+            seconds[queue] = seconds.get(queue, 0.0) + max(0.0, (ended - began).total_seconds())
+        ran = GaugeMetricFamily(
+            "socstack_job_run_seconds_day",
+            "Seconds jobs ran, over the jobs that ended in the last day",
+            labels=["queue"],
+        )
+        for queue, total in sorted(seconds.items()):
+            ran.add_metric([queue], total)
+        yield ran
+        archive = GaugeMetricFamily(
+            "socstack_archive_bytes", "Bytes the archive stores", labels=["mission", "level"]
+        )
+        for mission, level, size in stored:
+            archive.add_metric([mission, level], int(size or 0))
+        yield archive
+
+
 def render(runtime: Runtime, depths: DepthProbe | None = None) -> bytes:
     """The metrics in Prometheus' text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(runtime, depths))
+    registry.register(_Resources(runtime))
+    registry.register(METER)
     return generate_latest(registry)
