@@ -193,35 +193,42 @@ def _pass(  # noqa: PLR0917 - one pass's parts, passed once
     _finish(runtime, row.id, schema, interface, modified, conditional=polite.saw_last_modified)
 
 
-def _stages(run: _Pass, wanted: list[tuple[dt.date, HarvestDay | None, bool]]) -> None:
-    """Each day fetched, written and archived, three days in flight at a time.
+#: Days fetched or written ahead of the one being archived: enough that the peer's
+#: transfer never waits for our disk, few enough that memory stays a few days' records.
+_AHEAD = 3
 
-    The next day is fetched while this one's CDF is written and the one before is
-    ingested: the peer's transfer, our CPU work and the archive's and catalog's waits
-    for the disk (fsync) overlap, where one after the other the disk's waits alone took
-    as long as the transfer. One request at a time still; days are archived and
-    recorded in their order, by this thread only.
+
+def _stages(run: _Pass, wanted: list[tuple[dt.date, HarvestDay | None, bool]]) -> None:
+    """Each day fetched, written and archived, by three threads, in the days' order.
+
+    One thread fetches (one request at a time still), one writes each fetched day's
+    CDF, this one ingests and records them: the peer's transfer, our CPU work and the
+    archive's and catalog's waits for the disk (fsync) overlap. One after the other,
+    the ingest's waits alone took about as long as the transfer. The fetcher runs up
+    to ``_AHEAD`` days ahead, so a slow ingest does not hold the next request back.
     """
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="harvest-fetch") as fetcher,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="harvest-write") as writer,
     ):
-        fetching = deque(fetcher.submit(run.fetch, *w) for w in wanted[:1])
-        writing: deque[Future[_Written]] = deque()
+
+        def start(k: int) -> tuple[Future[_Fetched], Future[_Written]]:
+            fetching = fetcher.submit(run.fetch, *wanted[k])
+            return fetching, writer.submit(lambda: run.write(fetching.result()))
+
+        pending = deque(start(k) for k in range(min(_AHEAD, len(wanted))))
         try:
             for k in range(len(wanted)):
-                fetched = fetching.popleft().result()
-                if k + 1 < len(wanted):
-                    fetching.append(fetcher.submit(run.fetch, *wanted[k + 1]))
-                writing.append(writer.submit(run.write, fetched))
-                if len(writing) > 1:
-                    run.archive(writing.popleft().result())
-            while writing:
-                run.archive(writing.popleft().result())
+                written = pending.popleft()[1].result()
+                if k + _AHEAD < len(wanted):
+                    pending.append(start(k + _AHEAD))
+                run.archive(written)
         finally:
-            for future in writing:  # a failure above: the written days' files go
-                if not future.cancel() and future.exception() is None:
-                    future.result().discard()
+            # A failure above: nothing more is asked, and the written days' files go.
+            for fetching, writing in pending:
+                fetching.cancel()
+                if not writing.cancel() and writing.exception() is None:
+                    writing.result().discard()
 
 
 @dataclass(frozen=True)
