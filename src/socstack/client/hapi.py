@@ -16,6 +16,7 @@ import email.utils
 import io
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,29 +205,21 @@ class HapiServer:
     def _binary(
         self, params: dict[str, str], specs: list[_Spec], extra: dict[str, str] | None = None
     ) -> Table:
-        dtype = np.dtype([(s.name, s.dtype, s.shape) for s in specs])
-        blocks: list[Table] = []
-        pending = b""
+        records = _Records(np.dtype([(s.name, s.dtype, s.shape) for s in specs]))
         # Uncompressed: doubles of measurements barely compress, and gzip held a year of
         # 1 Hz data to a server's compression speed (a few tens of MB/s) instead of the
         # network's.
         headers = {"Accept-Encoding": "identity", **(extra or {})}
         with self._stream("data", params, headers) as response:
-            for chunk in response.iter_bytes(_BLOCK):
-                pending += chunk
-                whole = len(pending) // dtype.itemsize * dtype.itemsize
-                if whole >= _BLOCK:
-                    blocks.append(_columns(np.frombuffer(pending[:whole], dtype), specs))
-                    pending = pending[whole:]
-        if pending:
-            whole = len(pending) // dtype.itemsize * dtype.itemsize
-            if whole != len(pending):
-                raise HapiClientError(
-                    f"{self.url}/data ended inside a record ({len(pending) % dtype.itemsize} "
-                    "stray bytes): the response does not match the dataset's info"
-                )
-            blocks.append(_columns(np.frombuffer(pending, dtype), specs))
-        return _concatenate(blocks, specs)
+            for chunk in response.iter_body():
+                records.add(chunk)
+        stray = records.finish()
+        if stray:
+            raise HapiClientError(
+                f"{self.url}/data ended inside a record ({stray} stray bytes):"
+                " the response does not match the dataset's info"
+            )
+        return _assemble(records.blocks, specs)
 
     def _csv(
         self, params: dict[str, str], specs: list[_Spec], extra: dict[str, str] | None = None
@@ -237,7 +230,7 @@ class HapiServer:
         with self._stream("data", params, extra) as response:
             body = response.read()
         if not body.strip():
-            return _concatenate([], specs)
+            return _assemble([], specs)
         names: list[str] = []
         types: dict[str, pa.DataType] = {}
         for s in specs:
@@ -327,9 +320,18 @@ class _Response:
         except httpx.HTTPError as exc:
             raise HapiClientError(f"{self.server.url} broke off: {_reason(exc)}") from exc
 
-    def iter_bytes(self, size: int) -> Any:
+    def iter_body(self) -> Iterator[bytes]:
+        """The body's bytes as they arrive, decoded only where the server encoded them.
+
+        An identity body is read raw: httpx's re-chunking into blocks would copy every
+        byte twice more, and the records are gathered into blocks here anyway.
+        """
+        encoding = self.response.headers.get("content-encoding", "identity").strip().lower()
         try:
-            yield from self.response.iter_bytes(size)
+            if encoding in ("", "identity"):
+                yield from self.response.iter_raw()
+            else:
+                yield from self.response.iter_bytes()
         except httpx.HTTPError as exc:
             raise HapiClientError(f"{self.server.url} broke off: {_reason(exc)}") from exc
 
@@ -401,21 +403,75 @@ def with_bin_parameters(info: dict[str, Any], wanted: list[str]) -> list[str]:
     return [*wanted, *extra]
 
 
-def _columns(records: np.ndarray, specs: list[_Spec]) -> Table:
-    """Typed columns of one block of binary records (copies: the buffer is reused)."""
-    time = parse_times(np.ascontiguousarray(records[specs[0].name]))
-    return Table(time, {s.name: np.array(records[s.name]) for s in specs[1:]})
+class _Records:
+    """A binary body gathered into blocks of whole records, each byte copied once.
+
+    Chunks arrive in whatever sizes the connection gives (64 kB from httpcore); each is
+    copied into the current block's buffer, and a full block is kept as it is, its
+    times decoded while later chunks arrive.
+    """
+
+    def __init__(self, dtype: np.dtype):
+        self.dtype = dtype
+        self.rows = max(1, _BLOCK // dtype.itemsize)
+        self.blocks: list[_Block] = []
+        self._buffer = np.empty(self.rows * dtype.itemsize, dtype=np.uint8)
+        self._filled = 0
+
+    def add(self, chunk: bytes) -> None:
+        """Copy ``chunk`` in, closing each block it fills."""
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        while len(data):
+            room = len(self._buffer) - self._filled
+            taken = data[:room]
+            self._buffer[self._filled : self._filled + len(taken)] = taken
+            self._filled += len(taken)
+            data = data[room:]
+            if self._filled == len(self._buffer):
+                self._close(self.rows)
+
+    def finish(self) -> int:
+        """Close the last block; return the bytes past its last record (0: a good body)."""
+        whole = self._filled // self.dtype.itemsize
+        if whole:
+            self._close(whole)
+        return self._filled
+
+    def _close(self, rows: int) -> None:
+        size = rows * self.dtype.itemsize
+        records = self._buffer[:size].view(self.dtype)
+        self.blocks.append(_Block(records, parse_times(records[records.dtype.names[0]])))
+        rest = self._buffer[size : self._filled]
+        self._buffer = np.empty(self.rows * self.dtype.itemsize, dtype=np.uint8)
+        self._buffer[: len(rest)] = rest
+        self._filled = len(rest)
 
 
-def _concatenate(blocks: list[Table], specs: list[_Spec]) -> Table:
-    if not blocks:
-        empty = {s.name: np.empty((0, *s.shape), dtype=np.dtype(s.dtype)) for s in specs[1:]}
-        return Table(np.empty(0, dtype=np.int64), empty)
-    # Column-major: each component is contiguous, so reducing one is a single pass.
-    return Table(
-        np.concatenate([b.time for b in blocks]),
-        {
-            s.name: np.asfortranarray(np.concatenate([b.values[s.name] for b in blocks]))
-            for s in specs[1:]
-        },
-    )
+@dataclass(frozen=True)
+class _Block:
+    """One block of a binary body: its records as they came and their decoded times."""
+
+    records: np.ndarray
+    time: np.ndarray
+
+
+def _assemble(blocks: list[_Block], specs: list[_Spec]) -> Table:
+    """The blocks' columns, each copied once from the records into its final array.
+
+    Column-major: each component is contiguous, so reducing one is a single pass. The
+    blocks are consumed (each let go once copied): a year's records are not held twice.
+    """
+    count = sum(len(b.time) for b in blocks)
+    time = np.concatenate([b.time for b in blocks]) if blocks else np.empty(0, dtype=np.int64)
+    values = {
+        s.name: np.empty((count, *s.shape), dtype=np.dtype(s.dtype), order="F") for s in specs[1:]
+    }
+    start = 0
+    blocks.reverse()
+    while blocks:
+        block = blocks.pop()
+        stop = start + len(block.time)
+        for name, column in values.items():
+            column[start:stop] = block.records[name]
+        start = stop
+    return Table(time, values)

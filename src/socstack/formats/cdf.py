@@ -21,7 +21,8 @@ import datetime as dt
 import hashlib
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -39,7 +40,14 @@ if TYPE_CHECKING:
 
     from socstack.mission.model import Product
 
-__all__ = ["CdfOptions", "CdfReader", "read_variables", "write_cdf"]
+__all__ = [
+    "CdfOptions",
+    "CdfReader",
+    "CdfVariable",
+    "read_variables",
+    "write_cdf",
+    "write_cdf_variables",
+]
 
 RECORD_DIM = "epoch"
 
@@ -376,6 +384,20 @@ def _attribute(value: Any, cdf_type: int) -> Any:
     return [value, _TYPE_NAMES[cdf_type]]
 
 
+@dataclass(frozen=True)
+class CdfVariable:
+    """A variable to write: dimensions (``epoch`` first if it varies by record), values.
+
+    What :func:`write_cdf` takes from each of a Dataset's variables; code that has the
+    arrays already (a harvested day) hands them over as these, without an xarray
+    Dataset built only to be taken apart again.
+    """
+
+    dims: tuple[str, ...]
+    values: np.ndarray
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
 def write_cdf(
     dataset: xr.Dataset,
     path: Path,
@@ -389,35 +411,58 @@ def write_cdf(
     labels) do not. Attributes given here override the Dataset's own; ``DEPEND_0`` and
     ``DEPEND_1`` are added from the dimensions when they name a variable of the file.
     """
+    variables = {
+        str(name): CdfVariable(
+            tuple(str(d) for d in variable.dims), np.asarray(variable.values), dict(variable.attrs)
+        )
+        for name, variable in dataset.variables.items()
+    }
+    write_cdf_variables(
+        variables,
+        path,
+        global_attributes={**dataset.attrs, **(global_attributes or {})},
+        variable_attributes=variable_attributes,
+    )
+
+
+def write_cdf_variables(
+    variables: Mapping[str, CdfVariable],
+    path: Path,
+    *,
+    global_attributes: Mapping[str, Any] | None = None,
+    variable_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
+    """Write ``variables`` as :func:`write_cdf` writes a Dataset holding them.
+
+    The same file, byte for byte: ``epoch`` first, then the others in their order.
+    """
     from cdflib import cdfwrite
 
     path.unlink(missing_ok=True)
     writer = cdfwrite.CDF(str(path), cdf_spec={"Compressed": 0, "Majority": "row_major"})
     try:
-        merged_global = {**dataset.attrs, **(global_attributes or {})}
         writer.write_globalattrs(
             {
                 key: dict(enumerate(value)) if isinstance(value, list) else {0: value}
-                for key, value in merged_global.items()
+                for key, value in (global_attributes or {}).items()
             }
         )
-        names = [RECORD_DIM] if RECORD_DIM in dataset.variables else []
-        names += [n for n in dataset.variables if n != RECORD_DIM]
+        names = [RECORD_DIM] if RECORD_DIM in variables else []
+        names += [n for n in variables if n != RECORD_DIM]
         for name in names:
-            _write_variable(
-                writer, dataset, str(name), (variable_attributes or {}).get(str(name), {})
-            )
+            extra = (variable_attributes or {}).get(name, {})
+            _write_variable(writer, name, variables[name], variables.keys(), extra)
     finally:
         writer.close()
 
 
 def _write_variable(
     writer: Any,
-    dataset: xr.Dataset,
     name: str,
+    variable: CdfVariable,
+    names: Collection[str],
     extra: Mapping[str, Any],
 ) -> None:
-    variable = dataset.variables[name]
     values = np.asarray(variable.values)
     cdf_type, elements = _cdf_type(values)
     record_varying = bool(variable.dims) and variable.dims[0] == RECORD_DIM
@@ -426,7 +471,7 @@ def _write_variable(
     if record_varying and name != RECORD_DIM:
         attrs.setdefault("DEPEND_0", RECORD_DIM)
     for axis, dim in enumerate(variable.dims[1:] if record_varying else (), start=1):
-        if dim in dataset.variables and dim != name:
+        if dim in names and dim != name:
             attrs.setdefault(f"DEPEND_{axis}", str(dim))
     attrs.update(extra)
     if cdf_type == _TT2000:

@@ -49,8 +49,10 @@ def to_tt2000(times: np.ndarray) -> np.ndarray:
     """datetime64 (UTC) to int64 TT2000; NaT becomes the CDF fill value."""
     starts, _, counts = _leap_table()
     stamps = np.asarray(times, dtype="datetime64[ns]")
+    posix = stamps.view(np.int64)
+    if len(posix) and posix.min() >= starts[-1]:  # all after the last leap second (no NaT)
+        return posix + (int(counts[-1]) - _LEAP_AT_J2000) * _NS - _J2000_POSIX_NS
     missing = np.isnat(stamps)
-    posix = stamps.astype(np.int64)
     index = np.searchsorted(starts, posix, side="right") - 1
     if np.any((index < 0) & ~missing):
         raise ValueError("TT2000 conversion supports times from 1972 on")

@@ -22,10 +22,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from sqlalchemy import select
@@ -34,8 +35,8 @@ from socstack._exceptions import SocError
 from socstack.catalog.harvests import HarvestDay, HarvestSourceRow
 from socstack.catalog.models import File, FileSource, FileStatus, utcnow
 from socstack.client.hapi import HapiClientError, HapiServer, Table
-from socstack.formats.cdf import write_cdf
-from socstack.harvest.files import attributes_for, day_checksum, day_dataset, schema_hash
+from socstack.formats.cdf import write_cdf_variables
+from socstack.harvest.files import attributes_for, day_checksum, day_variables, schema_hash
 from socstack.harvest.transport import PoliteTransport
 from socstack.ingest.results import Outcome
 from socstack.mission.model import Mission
@@ -49,6 +50,8 @@ __all__ = ["HarvestError", "HarvestReport", "harvest", "harvested_products"]
 logger = logging.getLogger(__name__)
 
 _DAY = 86_400 * 10**9
+#: What became of a fetched day before it reaches the archive (skipped: a 304).
+_DayOutcome = Literal["archived", "unchanged", "empty", "failed", "skipped"]
 
 
 class HarvestError(SocError):
@@ -186,16 +189,46 @@ def _pass(  # noqa: PLR0917 - one pass's parts, passed once
             report.skipped += 1
         else:
             wanted.append((day, known, False))
-    # The next day is fetched while this one is written and ingested: the peer's
-    # transfer and our CDF and catalog work overlap (one request at a time still).
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="harvest") as pool:
-        ahead = [pool.submit(run.fetch, *w) for w in wanted[:1]]
-        for k in range(len(wanted)):
-            fetched = ahead.pop(0).result()
-            if k + 1 < len(wanted):
-                ahead.append(pool.submit(run.fetch, *wanted[k + 1]))
-            run.store(fetched)
+    _stages(run, wanted)
     _finish(runtime, row.id, schema, interface, modified, conditional=polite.saw_last_modified)
+
+
+#: Days fetched or written ahead of the one being archived: enough that the peer's
+#: transfer never waits for our disk, few enough that memory stays a few days' records.
+_AHEAD = 3
+
+
+def _stages(run: _Pass, wanted: list[tuple[dt.date, HarvestDay | None, bool]]) -> None:
+    """Each day fetched, written and archived, by three threads, in the days' order.
+
+    One thread fetches (one request at a time still), one writes each fetched day's
+    CDF, this one ingests and records them: the peer's transfer, our CPU work and the
+    archive's and catalog's waits for the disk (fsync) overlap. One after the other,
+    the ingest's waits alone took about as long as the transfer. The fetcher runs up
+    to ``_AHEAD`` days ahead, so a slow ingest does not hold the next request back.
+    """
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="harvest-fetch") as fetcher,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="harvest-write") as writer,
+    ):
+
+        def start(k: int) -> tuple[Future[_Fetched], Future[_Written]]:
+            fetching = fetcher.submit(run.fetch, *wanted[k])
+            return fetching, writer.submit(lambda: run.write(fetching.result()))
+
+        pending = deque(start(k) for k in range(min(_AHEAD, len(wanted))))
+        try:
+            for k in range(len(wanted)):
+                written = pending.popleft()[1].result()
+                if k + _AHEAD < len(wanted):
+                    pending.append(start(k + _AHEAD))
+                run.archive(written)
+        finally:
+            # A failure above: nothing more is asked, and the written days' files go.
+            for fetching, writing in pending:
+                fetching.cancel()
+                if not writing.cancel() and writing.exception() is None:
+                    writing.result().discard()
 
 
 @dataclass(frozen=True)
@@ -207,6 +240,28 @@ class _Fetched:
     asked_at: dt.datetime
     table: Table | None
     error: str | None
+
+
+@dataclass
+class _Written:
+    """A fetched day on its way to the archive: what became of it, and its file if any.
+
+    An ``archived`` one has its CDF written, to be ingested.
+    """
+
+    fetched: _Fetched
+    outcome: _DayOutcome
+    checksum: str = ""
+    records: int = 0
+    error: str | None = None
+    path: Path | None = None
+    folder: tempfile.TemporaryDirectory[str] | None = None
+
+    def discard(self) -> None:
+        """Remove the written file's folder (ingest copied what it keeps)."""
+        if self.folder is not None:
+            self.folder.cleanup()
+            self.folder = None
 
 
 @dataclass
@@ -240,53 +295,76 @@ class _Pass:
             return _Fetched(day, known, asked_at, None, str(exc))
         return _Fetched(day, known, asked_at, table, None)
 
-    def store(self, fetched: _Fetched) -> None:
-        """Archive a fetched day if it is new or changed; record what became of it."""
+    def write(self, fetched: _Fetched) -> _Written:
+        """What became of a fetched day, its CDF written if it is new or changed."""
+        day, known, table = fetched.day, fetched.known, fetched.table
+        if fetched.error is not None:
+            return _Written(fetched, "failed", error=fetched.error)
+        if table is None:
+            return _Written(fetched, "skipped")
+        if len(table.time) == 0:
+            return _Written(fetched, "empty")
+        checksum = day_checksum(table, self.names)
+        records = len(table.time)
+        if known is not None and known.checksum == checksum and known.interface == self.interface:
+            return _Written(fetched, "unchanged", checksum=checksum, records=records)
         source = self.product.harvest
         assert source is not None  # noqa: S101
-        day, known, table = fetched.day, fetched.known, fetched.table
-        partition = day.isoformat()
-        asked = fetched.asked_at
-        if fetched.error is not None:
-            self.report.failed[partition] = fetched.error
-            self.record(partition, "failed", asked, error=fetched.error)
-            return
-        if table is None:
-            self.report.skipped += 1
-            return
-        if len(table.time) == 0:
-            self.report.empty.append(partition)
-            self.record(partition, "empty", asked)
-            return
-        checksum = day_checksum(table, self.names)
-        if known is not None and known.checksum == checksum and known.interface == self.interface:
-            self.report.unchanged.append(partition)
-            self.record(partition, "unchanged", asked, checksum=checksum, records=len(table.time))
-            return
-        version = _next_version(self.runtime, self.product, partition, self.interface)
+        version = _next_version(self.runtime, self.product, day.isoformat(), self.interface)
         name = self.product.name_pattern.format(day, version)
         global_attributes, variable_attributes = attributes_for(
             self.product, self.info, self.names, url=self.server.url, dataset=source.dataset,
             file_stem=Path(name).stem, version=str(version),
         )  # fmt: skip
-        with tempfile.TemporaryDirectory(prefix="socstack-harvest-") as folder:
-            path = Path(folder) / name
-            write_cdf(
-                day_dataset(self.info, self.names, table),
+        folder = tempfile.TemporaryDirectory(prefix="socstack-harvest-")
+        try:
+            path = Path(folder.name) / name
+            write_cdf_variables(
+                day_variables(self.info, self.names, table),
                 path,
                 global_attributes=global_attributes,
                 variable_attributes=variable_attributes,
             )
-            result = self.runtime.ingestor.ingest(path, source=FileSource.HARVEST)
+        except BaseException:
+            folder.cleanup()
+            raise
+        return _Written(fetched, "archived", checksum, records, path=path, folder=folder)
+
+    def archive(self, written: _Written) -> None:
+        """Ingest a written day's file; record what became of the day."""
+        partition = written.fetched.day.isoformat()
+        asked = written.fetched.asked_at
+        if written.outcome == "skipped":
+            self.report.skipped += 1
+            return
+        if written.outcome == "failed":
+            self.report.failed[partition] = written.error or ""
+            self.record(partition, "failed", asked, error=written.error)
+            return
+        if written.outcome in ("empty", "unchanged"):
+            days = self.report.empty if written.outcome == "empty" else self.report.unchanged
+            days.append(partition)
+            self.record(
+                partition, written.outcome, asked, checksum=written.checksum,
+                records=written.records,
+            )  # fmt: skip
+            return
+        assert written.path is not None  # noqa: S101 - an archived outcome has its file
+        try:
+            result = self.runtime.ingestor.ingest(written.path, source=FileSource.HARVEST)
+        finally:
+            written.discard()
         if result.outcome == Outcome.QUARANTINED:
             reason = f"the day's file was quarantined: {result.reason}"
             self.report.failed[partition] = reason
             self.record(partition, "failed", asked, error=reason)
             return
+        name = written.path.name
         self.report.archived.append(partition)
         self.record(
-            partition, "archived", asked, checksum=checksum, records=len(table.time), file=name
-        )
+            partition, "archived", asked, checksum=written.checksum, records=written.records,
+            file=name,
+        )  # fmt: skip
         logger.info("harvest: %s %s archived as %s", self.product.key, partition, name)
 
     def record(
