@@ -1,8 +1,17 @@
-# syntax=docker/dockerfile:1.7
 # socstack images: one target per service, all from this file and one shared base, so
 # Compose on a laptop and Kubernetes on a cluster run the very same images.
 #
 #   docker build --target hapi -t socstack-hapi .      (hapi, api, worker, mining, viz, analysis, migrate)
+#
+# Air-gapped (no registry, no package index; scripts/setup-docker makes both inputs):
+#
+#   docker build --network host --target hapi -t socstack-hapi \
+#       --build-arg PYTHON_IMAGE=socstack-base:<hash> \
+#       --build-arg WHEELHOUSE=wheelhouse/py311-<hash> \
+#       --build-arg PIP_FIND_LINKS=/wheelhouse --build-arg PIP_NO_INDEX=1 .
+#
+# (No "# syntax=" line: BuildKit would fetch that frontend image from a registry; the
+# engine's built-in Dockerfile frontend reads everything used here.)
 #
 # Every final image runs as the numeric user 10001 (no root, no shell login), holds no
 # secret (settings come from SOC_* variables at run time), has a HEALTHCHECK, and adds
@@ -10,6 +19,10 @@
 # stay in the build stages. What each service adds is in services/<name>/.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# A folder of wheels in the build context, copied into the build stages only (never into
+# a final image); the default is a placeholder. pip reads it when PIP_FIND_LINKS (and
+# PIP_NO_INDEX) are given; unset, pip uses its index as usual.
+ARG WHEELHOUSE=wheelhouse/README.md
 
 # -- base: the interpreter every stage starts from ------------------------------------------
 FROM ${PYTHON_IMAGE} AS base
@@ -20,6 +33,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # -- wheel: socstack built once (with the bundled missions) for every target -----------------
 FROM base AS wheel
+ARG WHEELHOUSE
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
+COPY ${WHEELHOUSE} /wheelhouse/
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
@@ -28,27 +45,39 @@ RUN pip wheel --no-deps --wheel-dir /wheels .
 
 # -- venv-*: one virtual environment per kind of service ---------------------------------------
 FROM base AS venv
+ARG WHEELHOUSE
+COPY ${WHEELHOUSE} /wheelhouse/
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 COPY --from=wheel /wheels /wheels
 
 # api, hapi and migrate share one environment, so a node pulls its layers once.
 FROM venv AS venv-web
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
 RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[api,hapi,pipeline,postgres,s3]"
 
 # Workers also run the demo mission's quicklooks (matplotlib).
 FROM venv AS venv-worker
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
 RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[api,hapi,pipeline,demo,postgres,s3]"
 
 # Mining workers: the worker's environment plus the mining extra (ruptures; stumpy and
 # its numba, which compiles the searches on first use).
 FROM venv AS venv-mining
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
 RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[api,hapi,pipeline,demo,postgres,s3,mining]"
 
 FROM venv AS venv-viz
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
 RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[api,hapi,pipeline,viz]"
 
 FROM venv AS venv-analysis
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
 COPY services/analysis/requirements.txt /tmp/analysis-requirements.txt
 RUN pip install --no-cache-dir "$(ls /wheels/socstack-*.whl)[all]" -r /tmp/analysis-requirements.txt
 

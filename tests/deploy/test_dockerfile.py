@@ -211,3 +211,89 @@ def numba_cache_dir(dockerfile: dict[str, Stage]) -> str:
     match = re.fullmatch(r"NUMBA_CACHE_DIR=(\S+)", setting)
     assert match, setting
     return match[1]
+
+
+# -- air-gapped builds (scripts/setup-docker) ------------------------------------------------
+
+PIP_STAGES = {"wheel", "venv-web", "venv-worker", "venv-mining", "venv-viz", "venv-analysis"}
+
+
+def test_the_same_targets_build_air_gapped(dockerfile: dict[str, Stage]) -> None:
+    """A base image and a wheelhouse by build argument; nothing fetched unless given."""
+    text = DOCKERFILE.read_text()
+    # A "# syntax=" line would make BuildKit pull that frontend image from a registry.
+    assert not re.match(r"#\s*syntax=", text)
+    assert "ARG PYTHON_IMAGE=python:3.11-slim-bookworm" in text
+    (default,) = re.findall(r"^ARG WHEELHOUSE=(\S+)$", text, flags=re.MULTILINE)
+    assert (REPO / default).is_file()  # the placeholder copied when none is given
+    for name in PIP_STAGES:
+        args = dockerfile[name].all("ARG")
+        # Declared without a value: unset (pip uses its index) unless --build-arg gives one.
+        assert {"PIP_FIND_LINKS", "PIP_NO_INDEX"} <= set(args), name
+    copies = {
+        name
+        for name, stage in dockerfile.items()
+        if "${WHEELHOUSE} /wheelhouse/" in stage.all("COPY")
+    }
+    assert copies == {"wheel", "venv"}  # build stages only: no final image carries it
+    for name in TARGETS:
+        assert all("wheelhouse" not in c for c in dockerfile[name].all("COPY")), name
+
+
+def test_the_wheelhouse_enters_the_build_context_and_stays_out_of_git() -> None:
+    ignored = (REPO / ".dockerignore").read_text().splitlines()
+    assert "!wheelhouse/" in ignored
+    gitignore = (REPO / ".gitignore").read_text().splitlines()
+    assert "wheelhouse/*" in gitignore
+    assert "!wheelhouse/README.md" in gitignore
+
+
+def test_setup_docker_parses_and_keeps_to_its_own_engine() -> None:
+    script = REPO / "scripts" / "setup-docker"
+    result = run("bash", "-n", script, timeout=30)
+    assert result.returncode == 0, result.output
+    text = script.read_text()
+    for flag in ("--data-root", "--exec-root", "--pidfile", "--containerd", "--config-file"):
+        assert flag in text, flag
+    assert "--bridge=none --iptables=false --ip6tables=false" in text
+    assert "pkill" not in text
+    assert "killall" not in text
+
+
+# What the analysis, viz, mining and demo extras bring, which the web images (api, hapi,
+# migrate) lack; the worker image has the demo extra (matplotlib) besides.
+NOT_IN_THE_WEB_IMAGES = (
+    "dask", "distributed", "psutil", "jupyter_client", "jupyter_server", "jupyterlab",
+    "ipykernel", "papermill", "nbclient", "nbconvert", "nbformat", "dash", "plotly", "flask",
+    "a2wsgi", "ruptures", "stumpy", "numba", "matplotlib",
+)  # fmt: skip
+# A module set to None in sys.modules is absent: importing it raises ModuleNotFoundError,
+# importlib.util.find_spec (how xarray probes for Dask) answers None.
+BLOCKER = """
+import importlib, sys
+for name in ABSENT:
+    sys.modules[name] = None
+for module in MODULES:
+    importlib.import_module(module)
+"""
+
+
+@pytest.mark.parametrize(
+    ("venv", "modules"),
+    [
+        ("venv-web", ["socstack.cli", "socstack.api.app", "socstack.hapi.app"]),
+        ("venv-worker", ["socstack.cli", "socstack.pipeline.celery_app"]),
+    ],
+)
+def test_what_an_image_runs_imports_with_its_extras_only(
+    dockerfile: dict[str, Stage], venv: str, modules: list[str]
+) -> None:
+    """The web and worker images run without the analysis and viz extras they lack."""
+    import sys
+
+    installed = extras(dockerfile[venv])
+    assert not installed & {"analysis", "viz", "mining", "all"}, installed
+    absent = [m for m in NOT_IN_THE_WEB_IMAGES if not (m == "matplotlib" and "demo" in installed)]
+    code = f"ABSENT = {absent!r}\nMODULES = {modules!r}\n{BLOCKER}"
+    result = run(sys.executable, "-c", code, timeout=120)
+    assert result.returncode == 0, result.output

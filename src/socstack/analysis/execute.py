@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from socstack.analysis.kernel import KernelWatch, kernel_manager_class
-
 __all__ = ["Ending", "Execution", "execute_notebook", "figures", "to_html"]
 
 logger = logging.getLogger(__name__)
@@ -75,6 +73,10 @@ def execute_notebook(
     import papermill
     from nbclient.exceptions import DeadKernelError
     from papermill.exceptions import PapermillExecutionError
+
+    # The kernel's watchdog needs psutil and jupyter_client (the analysis extra): imported
+    # here, so the web images (api, hapi, migrate) import run submission without them.
+    from socstack.analysis.kernel import KernelWatch, kernel_manager_class
 
     folder.mkdir(parents=True, exist_ok=True)
     output = folder / EXECUTED

@@ -8,7 +8,23 @@ reads HAPI binary. Both transports ask the same authorization function.
 >>> ds = Client().get("demo_mag_l2_1s", "2025-01-01", "2025-01-02")  # doctest: +SKIP
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from socstack._exceptions import ClientError
-from socstack.client.client import Client
+
+if TYPE_CHECKING:
+    from socstack.client.client import Client
 
 __all__ = ["Client", "ClientError"]
+
+
+def __getattr__(name: str) -> Any:
+    # Client (with its Dask reads) is imported on first use: the web images import
+    # socstack.client.hapi (the harvester's HAPI reader) without Dask installed.
+    if name == "Client":
+        from socstack.client.client import Client
+
+        return Client
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
