@@ -74,7 +74,7 @@ def test_errors_are_one_line_with_a_meaningful_exit_code(tmp_path: Path) -> None
 def test_mission_check(tmp_path: Path) -> None:
     good = run("mission", "check")
     assert good.exit_code == 0
-    assert "demo: 18 products, 12 datasets, 13 rules: ok" in good.output
+    assert "demo: 18 products, 15 datasets, 13 rules: ok" in good.output
     broken = tmp_path / "broken"
     shutil.copytree(DEMO_MISSION, broken)
     config = yaml.safe_load((broken / "mission.yaml").read_text())
