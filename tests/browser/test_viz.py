@@ -71,7 +71,8 @@ class Site(LiveServer):
 
     @property
     def viewer(self) -> Any:
-        return self.app.prefixed["/viz"].dash.viewer  # type: ignore[attr-defined]
+        # /viz is the Dash app inside its usage meter (socstack.usage.Metered).
+        return self.app.prefixed["/viz"].app.dash.viewer  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
